@@ -1,0 +1,69 @@
+//! One handler per API route: parse the request, call one domain function, map the result to
+//! HTTP. Each `functions/<route>` binary runs exactly one of these.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::identify;
+use crate::domain::{audit, claims, drops, reservations};
+use crate::error::ApiError;
+use crate::http::{HandlerResult, json_body, json_response, path_param, public_json_response};
+
+/// `POST /admin/drops`
+pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    identify(&request, &app.config)?.require_admin()?;
+    let body = json_body(&request)?.ok_or_else(|| ApiError::invalid_body("a JSON body is required"))?;
+    let drop = drops::create_drop(&app, body, Utc::now()).await?;
+    Ok(json_response(StatusCode::CREATED, &drop))
+}
+
+/// `GET /drops`
+pub async fn list_drops(app: Arc<App>, _request: Request) -> HandlerResult {
+    let drops = drops::list_drops(&app, Utc::now()).await?;
+    Ok(public_json_response(&json!({ "drops": drops })))
+}
+
+/// `GET /drops/{drop_id}`
+pub async fn get_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let drop = drops::get_drop(&app, &drop_id, Utc::now()).await?;
+    Ok(public_json_response(&drop))
+}
+
+/// `POST /drops/{drop_id}/claims`
+pub async fn claim(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let body = json_body(&request)?;
+    let reservation = claims::claim(&app, &shopper.subject, &drop_id, body).await?;
+    Ok(json_response(StatusCode::CREATED, &json!({ "reservation": reservation })))
+}
+
+/// `GET /reservations/{reservation_id}`
+pub async fn get_reservation(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let id = path_param(&request, "reservation_id", "reservation")?;
+    let reservation = reservations::get_reservation(&app, &shopper.subject, &id, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "reservation": reservation })))
+}
+
+/// `DELETE /reservations/{reservation_id}`
+pub async fn release_reservation(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let id = path_param(&request, "reservation_id", "reservation")?;
+    let reservation = reservations::release_by_owner(&app, &shopper.subject, &id, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "reservation": reservation })))
+}
+
+/// `GET /admin/drops/{drop_id}/audit`
+pub async fn audit_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    identify(&request, &app.config)?.require_admin()?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let audit = audit::audit(&app, &drop_id, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &audit))
+}

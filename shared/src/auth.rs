@@ -1,0 +1,164 @@
+//! Who is calling. Never taken from a client-chosen header: in AWS the HTTP API's JWT authorizer
+//! has already validated the token and hands over its claims in the request context; locally,
+//! with `BURST_DEV_JWT_SECRET` set, the handler verifies HS256 tokens it signed itself.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::config::Config;
+use crate::error::{ApiError, Result};
+
+pub const ADMIN_GROUP: &str = "admin";
+const GROUPS_CLAIM: &str = "cognito:groups";
+const DEV_ISSUER: &str = "burst-local";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's `sub`: the shopper's stable id.
+    pub subject: String,
+    pub admin: bool,
+}
+
+impl Identity {
+    pub fn require_admin(&self) -> Result<()> {
+        if self.admin { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+}
+
+pub fn identify(request: &Request, config: &Config) -> Result<Identity> {
+    match &config.dev_jwt_secret {
+        Some(secret) => dev_identity(request, secret, chrono::Utc::now().timestamp()),
+        None => authorizer_identity(request),
+    }
+}
+
+fn authorizer_identity(request: &Request) -> Result<Identity> {
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let claims = context
+        .authorizer
+        .as_ref()
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .map(|jwt| &jwt.claims)
+        .ok_or(ApiError::Unauthenticated)?;
+    let subject = claims
+        .get("sub")
+        .filter(|sub| !sub.is_empty())
+        .ok_or(ApiError::Unauthenticated)?;
+    let admin = claims
+        .get(GROUPS_CLAIM)
+        .is_some_and(|groups| authorizer_groups(groups).any(|group| group == ADMIN_GROUP));
+    Ok(Identity {
+        subject: subject.clone(),
+        admin,
+    })
+}
+
+/// API Gateway flattens a list claim into a string such as `[admin shoppers]`; a single group
+/// arrives bare.
+fn authorizer_groups(raw: &str) -> impl Iterator<Item = &str> {
+    raw.trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(|group| group.trim_matches('"'))
+        .filter(|group| !group.is_empty())
+}
+
+fn dev_identity(request: &Request, secret: &str, now: i64) -> Result<Identity> {
+    let token = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .ok_or(ApiError::Unauthenticated)?;
+    let claims = verify_dev_token(token.trim(), secret, now).ok_or(ApiError::Unauthenticated)?;
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|sub| !sub.is_empty())
+        .ok_or(ApiError::Unauthenticated)?
+        .to_string();
+    let admin = claims
+        .get(GROUPS_CLAIM)
+        .and_then(Value::as_array)
+        .is_some_and(|groups| groups.iter().any(|group| group.as_str() == Some(ADMIN_GROUP)));
+    Ok(Identity { subject, admin })
+}
+
+/// Verifies an HS256 JWT's signature (constant time), algorithm and expiry; returns its claims.
+fn verify_dev_token(token: &str, secret: &str, now: i64) -> Option<serde_json::Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != "HS256" {
+        return None;
+    }
+    let mut mac = hmac_sha256(secret);
+    mac.update(signed_part(token)?.as_bytes());
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
+    let Value::Object(claims) = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()? else {
+        return None;
+    };
+    let expires = claims.get("exp")?.as_i64()?;
+    (expires > now).then_some(claims)
+}
+
+/// `header.payload`: the signed part of a JWT.
+fn signed_part(token: &str) -> Option<&str> {
+    token.rfind('.').map(|dot| &token[..dot])
+}
+
+fn hmac_sha256(secret: &str) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length")
+}
+
+/// Signs a local development token (`make token`). Never used in AWS.
+pub fn mint_dev_token(secret: &str, subject: &str, admin: bool, now: i64, lifetime_seconds: i64) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let groups: Vec<&str> = if admin { vec![ADMIN_GROUP] } else { vec![] };
+    let claims = json!({
+        "sub": subject,
+        "iss": DEV_ISSUER,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+        GROUPS_CLAIM: groups,
+    });
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signed = format!("{header}.{payload}");
+    let mut mac = hmac_sha256(secret);
+    mac.update(signed.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signed}.{signature}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_tokens_verify_only_with_their_secret_and_before_expiry() {
+        let token = mint_dev_token("s3cret", "alice", true, 1_000, 60);
+        let claims = verify_dev_token(&token, "s3cret", 1_030).unwrap();
+        assert_eq!(claims["sub"], "alice");
+        assert!(verify_dev_token(&token, "other", 1_030).is_none());
+        assert!(verify_dev_token(&token, "s3cret", 1_060).is_none());
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').unwrap() + 2, 'x');
+        assert!(verify_dev_token(&tampered, "s3cret", 1_030).is_none());
+    }
+
+    #[test]
+    fn authorizer_group_lists_parse_in_both_shapes() {
+        assert_eq!(authorizer_groups("[admin shoppers]").collect::<Vec<_>>(), ["admin", "shoppers"]);
+        assert_eq!(authorizer_groups("admin").collect::<Vec<_>>(), ["admin"]);
+        assert_eq!(authorizer_groups("[]").count(), 0);
+    }
+}

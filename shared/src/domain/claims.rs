@@ -1,0 +1,198 @@
+//! The claim: exactly as many shoppers succeed as there are units, none twice, none over.
+//!
+//! A claim reads the drop's shards (a cheap batch read, no transaction), picks shards with stock
+//! at random so writes spread evenly, and commits one `TransactWriteItems` (see
+//! `Store::commit_claim`). Only when every shard reads empty does it answer `sold_out`, and only
+//! after returning any overdue holds and confirming with a strongly consistent read — so a
+//! sold-out answer costs reads, never a doomed transaction.
+
+use chrono::Utc;
+use rand::seq::SliceRandom;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::domain::drops::Shard;
+use crate::domain::ids;
+use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, ReservationView};
+use crate::domain::retry::Backoff;
+use crate::domain::sweeper::{self, HintUse};
+use crate::error::{ApiError, Result};
+use crate::store::ClaimCommit;
+
+/// A shard refusing means another claim took its units between our read and our write: progress
+/// for the drop as a whole. The cap only guards against a bug turning that into a spin.
+const MAX_ROUNDS: u32 = 64;
+
+/// `POST /drops/{drop_id}/claims`.
+pub async fn claim(app: &App, shopper: &str, drop_id: &str, body: Option<Value>) -> Result<ReservationView> {
+    let drop = app.store.drop(drop_id).await?.ok_or(ApiError::NotFound("drop"))?;
+    let quantity = parse_quantity(body, drop.per_user_limit)?;
+    drop.ensure_live(Utc::now())?;
+
+    let reservation_id = ids::new_id();
+    let mut backoff = Backoff::default();
+    let mut consistent = false;
+    let mut swept = false;
+    for round in 0..MAX_ROUNDS {
+        let now = Utc::now();
+        drop.ensure_live(now)?;
+        let shards = app.store.shards(&drop, consistent).await?;
+        let Some(allocations) = allocate(&shards, quantity) else {
+            if !swept {
+                swept = true;
+                let released = sweeper::expire_overdue_holds(app, &drop, &shards, now, HintUse::Trust).await?;
+                if released > 0 {
+                    consistent = true;
+                    continue;
+                }
+            }
+            if !consistent {
+                consistent = true;
+                continue;
+            }
+            return Err(ApiError::SoldOut);
+        };
+
+        let expires_at = now + chrono::Duration::seconds(i64::from(drop.hold_seconds));
+        let reservation = Reservation {
+            id: reservation_id.clone(),
+            drop_id: drop.id.clone(),
+            shopper: shopper.to_string(),
+            quantity,
+            allocations,
+            status: ReservationStatus::Held,
+            created_at: now,
+            expires_at,
+            expires_at_epoch: expires_at.timestamp(),
+            ended_at: None,
+        };
+        match app.store.commit_claim(&reservation, drop.per_user_limit, now, round).await? {
+            ClaimCommit::Committed => {
+                tracing::info!(reservation_id = %reservation.id, drop_id = %drop.id, quantity,
+                    shards = ?reservation.allocations, "claim committed");
+                return Ok(reservation.view(now));
+            }
+            ClaimCommit::LimitReached { last_reservation_id } => {
+                return Err(ApiError::AlreadyClaimed {
+                    reservation_id: last_reservation_id,
+                });
+            }
+            ClaimCommit::ShardRefused => consistent = true,
+            ClaimCommit::Conflict => backoff.after_conflict().await?,
+        }
+    }
+    tracing::error!(drop_id = %drop.id, "claim did not settle within {MAX_ROUNDS} rounds");
+    Err(ApiError::Busy)
+}
+
+/// The claim body is optional; `quantity` defaults to 1 and may not pass the drop's limit.
+fn parse_quantity(body: Option<Value>, per_user_limit: u32) -> Result<u32> {
+    let quantity = match body {
+        None | Some(Value::Null) => return Ok(1),
+        Some(Value::Object(mut fields)) => {
+            if let Some(unknown) = fields.keys().find(|key| key.as_str() != "quantity") {
+                return Err(ApiError::invalid(unknown.clone(), format!("unknown field `{unknown}`")));
+            }
+            fields.remove("quantity")
+        }
+        Some(_) => return Err(ApiError::invalid_body("the body must be a JSON object")),
+    };
+    match quantity {
+        None | Some(Value::Null) => Ok(1),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|q| (1..=u64::from(per_user_limit)).contains(q))
+            .map(|q| q as u32)
+            .ok_or_else(|| quantity_error(per_user_limit)),
+        Some(_) => Err(quantity_error(per_user_limit)),
+    }
+}
+
+fn quantity_error(per_user_limit: u32) -> ApiError {
+    ApiError::invalid(
+        "quantity",
+        format!("quantity must be a whole number from 1 to {per_user_limit} (this drop's per-shopper limit)"),
+    )
+}
+
+/// Picks shards for `quantity` units: one random shard that has them all when there is one
+/// (random so concurrent claims spread over the shards), else several; `None` when the drop as
+/// read does not have `quantity` units left.
+fn allocate(shards: &[Shard], quantity: u32) -> Option<Vec<Allocation>> {
+    let mut stocked: Vec<&Shard> = shards.iter().filter(|shard| shard.available > 0).collect();
+    stocked.shuffle(&mut rand::rng());
+    let wanted = i64::from(quantity);
+    if let Some(shard) = stocked.iter().find(|shard| shard.available >= wanted) {
+        return Some(vec![Allocation {
+            shard: shard.shard,
+            units: quantity,
+        }]);
+    }
+    let mut missing = wanted;
+    let mut allocations = Vec::new();
+    for shard in stocked {
+        let units = shard.available.min(missing);
+        allocations.push(Allocation {
+            shard: shard.shard,
+            units: units as u32,
+        });
+        missing -= units;
+        if missing == 0 {
+            return Some(allocations);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(shard: u32, available: i64) -> Shard {
+        Shard {
+            drop_id: "d".into(),
+            shard,
+            units: 10,
+            available,
+            held: 0,
+            sold: 0,
+            starts_at_epoch: 0,
+            ends_at_epoch: None,
+        }
+    }
+
+    #[test]
+    fn allocation_prefers_one_shard_and_combines_when_it_must() {
+        let shards = [shard(0, 0), shard(1, 1), shard(2, 1)];
+        let one = allocate(&shards, 1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(one[0].shard == 1 || one[0].shard == 2);
+        let two = allocate(&shards, 2).unwrap();
+        assert_eq!(two.iter().map(|a| a.units).sum::<u32>(), 2);
+        assert_eq!(two.len(), 2);
+        assert!(allocate(&shards, 3).is_none());
+        assert!(allocate(&[shard(0, 0)], 1).is_none());
+    }
+
+    #[test]
+    fn random_shard_choice_spreads_claims() {
+        let shards: Vec<Shard> = (0..4).map(|i| shard(i, 10)).collect();
+        let mut hits = [0u32; 4];
+        for _ in 0..4000 {
+            hits[allocate(&shards, 1).unwrap()[0].shard as usize] += 1;
+        }
+        assert!(hits.iter().all(|&h| h > 800), "uneven spread: {hits:?}");
+    }
+
+    #[test]
+    fn quantity_defaults_to_one_and_respects_the_limit() {
+        assert_eq!(parse_quantity(None, 1).unwrap(), 1);
+        assert_eq!(parse_quantity(Some(serde_json::json!({})), 1).unwrap(), 1);
+        assert_eq!(parse_quantity(Some(serde_json::json!({"quantity": 2})), 2).unwrap(), 2);
+        for bad in [serde_json::json!({"quantity": 3}), serde_json::json!({"quantity": 0}),
+            serde_json::json!({"quantity": "1"}), serde_json::json!({"quantity": 1.5}),
+            serde_json::json!({"qty": 1}), serde_json::json!([1])] {
+            assert!(matches!(parse_quantity(Some(bad), 2), Err(ApiError::InvalidRequest { .. })));
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Reservations: the held units of one claim, their clock, and how a hold ends.
+//!
+//! The 10-minute window is enforced here, not by DynamoDB's TTL: TTL deletes late and returns no
+//! units. A hold whose `expires_at` has passed reads as `expired` everywhere, before any sweeper
+//! has touched it, and it is released by a conditional transaction that returns its units.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::domain::retry::Backoff;
+use crate::error::{ApiError, Result};
+use crate::store::{ReleaseCommit, ReleaseGuard};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
+    Held,
+    Expired,
+    Released,
+}
+
+impl ReservationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Expired => "expired",
+            Self::Released => "released",
+        }
+    }
+}
+
+/// Units of one shard that a reservation took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub shard: u32,
+    pub units: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub id: String,
+    pub drop_id: String,
+    pub shopper: String,
+    pub quantity: u32,
+    pub allocations: Vec<Allocation>,
+    pub status: ReservationStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub expires_at_epoch: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// What a shopper sees of a reservation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservationView {
+    pub id: String,
+    pub drop_id: String,
+    pub quantity: u32,
+    pub status: ReservationStatus,
+    pub expires_at: DateTime<Utc>,
+    pub seconds_left: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Reservation {
+    /// Past its expiry a hold is over, whether or not anything has written that down yet.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status == ReservationStatus::Held && now.timestamp() >= self.expires_at_epoch
+    }
+
+    pub fn effective_status(&self, now: DateTime<Utc>) -> ReservationStatus {
+        if self.is_overdue(now) {
+            ReservationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    pub fn view(&self, now: DateTime<Utc>) -> ReservationView {
+        let status = self.effective_status(now);
+        let seconds_left = if status == ReservationStatus::Held {
+            (self.expires_at - now).num_seconds().max(0)
+        } else {
+            0
+        };
+        ReservationView {
+            id: self.id.clone(),
+            drop_id: self.drop_id.clone(),
+            quantity: self.quantity,
+            status,
+            expires_at: self.expires_at,
+            seconds_left,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The shopper's own reservation; anybody else's reads as not found, so ids leak nothing.
+pub async fn owned_reservation(app: &App, shopper: &str, reservation_id: &str) -> Result<Reservation> {
+    app.store
+        .reservation(reservation_id)
+        .await?
+        .filter(|reservation| reservation.shopper == shopper)
+        .ok_or(ApiError::NotFound("reservation"))
+}
+
+pub async fn get_reservation(
+    app: &App,
+    shopper: &str,
+    reservation_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationView> {
+    Ok(owned_reservation(app, shopper, reservation_id).await?.view(now))
+}
+
+/// `DELETE /reservations/{id}`: the owner gives a hold back. Idempotent: releasing a hold that
+/// already ended answers its final state and returns nothing twice.
+pub async fn release_by_owner(
+    app: &App,
+    shopper: &str,
+    reservation_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ReservationView> {
+    let reservation = owned_reservation(app, shopper, reservation_id).await?;
+    let (status, guard) = if reservation.is_overdue(now) {
+        (ReservationStatus::Expired, ReleaseGuard::Overdue)
+    } else {
+        (ReservationStatus::Released, ReleaseGuard::Owner)
+    };
+    end_hold(app, &reservation, status, guard, now).await?;
+    Ok(owned_reservation(app, shopper, reservation_id).await?.view(now))
+}
+
+/// Ends a hold with `status`, retrying conflicts. `true` when this call returned the units,
+/// `false` when the hold had already ended (nothing written).
+pub async fn end_hold(
+    app: &App,
+    reservation: &Reservation,
+    status: ReservationStatus,
+    guard: ReleaseGuard,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if reservation.status != ReservationStatus::Held {
+        return Ok(false);
+    }
+    let mut backoff = Backoff::default();
+    loop {
+        match app.store.commit_release(reservation, status, guard, now).await? {
+            ReleaseCommit::Released => {
+                tracing::info!(reservation_id = %reservation.id, drop_id = %reservation.drop_id,
+                    status = status.as_str(), units = reservation.quantity, "hold ended");
+                return Ok(true);
+            }
+            ReleaseCommit::NotHeld => return Ok(false),
+            ReleaseCommit::Conflict => backoff.after_conflict().await?,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The HTTP edge: JSON bodies in, JSON responses out, errors mapped in one place, and the Lambda
+//! entry point every function binary calls.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::{ApiError, Result};
+
+pub type HandlerResult = Result<Response<Body>>;
+
+/// How long a shared cache (CloudFront) may serve a public read: one second collapses a herd
+/// of pollers into one origin request per second without showing stale stock for long.
+const PUBLIC_CACHE: &str = "public, max-age=1";
+const PRIVATE: &str = "no-store";
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    respond_json(status, body, PRIVATE)
+}
+
+/// A response any shopper may be shown (drop listings), cacheable for a second.
+pub fn public_json_response(body: &impl Serialize) -> Response<Body> {
+    respond_json(StatusCode::OK, body, PUBLIC_CACHE)
+}
+
+fn respond_json(status: StatusCode, body: &impl Serialize, cache: &str) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response types serialize");
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .header(CACHE_CONTROL, cache)
+        .body(Body::Text(text))
+        .expect("static headers are valid")
+}
+
+pub fn error_response(error: &ApiError) -> Response<Body> {
+    let (status, code) = error.status_and_code();
+    if status.is_server_error() {
+        tracing::error!(code, error = %error, "request failed");
+    } else {
+        tracing::info!(code, status = status.as_u16(), "request refused");
+    }
+    json_response(status, &error.body())
+}
+
+/// The request's JSON body, `None` when there is none. Read from the raw bytes whatever the
+/// `Content-Type` says (API Gateway has already undone any base64 transfer encoding).
+pub fn json_body(request: &Request) -> Result<Option<Value>> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|err| ApiError::invalid_body(format!("the body is not valid JSON: {err}")))
+}
+
+/// A path parameter of the route (`{drop_id}`); API Gateway always supplies those its route
+/// declares, so a missing one means the id cannot exist.
+pub fn path_param(request: &Request, name: &str, entity: &'static str) -> Result<String> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_string)
+        .ok_or(ApiError::NotFound(entity))
+}
+
+/// Runs a handler and turns any error into its JSON response: what every function and every
+/// in-process test or benchmark calls.
+pub async fn respond<F, Fut>(app: Arc<App>, request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Arc<App>, Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    handler(app, request).await.unwrap_or_else(|error| error_response(&error))
+}
+
+/// The `main` of an HTTP function: logging, the warm state, and the Lambda runtime loop.
+pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Arc<App>, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = HandlerResult> + Send,
+{
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await);
+    lambda_http::run(service_fn(move |request: Request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(respond(app, request, handler).await) }
+    }))
+    .await
+}

@@ -1,0 +1,295 @@
+//! What every integration test stands on: DynamoDB Local (started here when nothing answers on
+//! its port), a fresh table per test created from `template.yaml`, and the real route handlers
+//! driven in-process with real API Gateway HTTP API (v2) events.
+
+pub mod dynamodb_local;
+pub mod faults;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use burst::App;
+use burst::config::Config;
+use burst::http::{HandlerResult, respond};
+use burst::store::table::TableDefinition;
+use lambda_http::Request;
+use serde_json::{Value, json};
+
+pub use faults::ConflictInjector;
+
+/// Who makes a request, as the API Gateway JWT authorizer would describe them.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Anonymous,
+    Shopper(&'a str),
+    Admin(&'a str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestEnv {
+    pub app: Arc<App>,
+    pub client: aws_sdk_dynamodb::Client,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::build(None, None).await
+    }
+
+    /// Identity from locally signed HS256 tokens instead of the authorizer's claims.
+    pub async fn with_dev_secret(secret: &str) -> Self {
+        Self::build(Some(secret.to_string()), None).await
+    }
+
+    /// The next `conflicts` transactions are cancelled with `TransactionConflict` before they
+    /// reach DynamoDB Local (which runs transactions one at a time and never reports one).
+    pub async fn with_injected_conflicts(injector: ConflictInjector) -> Self {
+        Self::build(None, Some(injector)).await
+    }
+
+    async fn build(dev_jwt_secret: Option<String>, injector: Option<ConflictInjector>) -> Self {
+        let endpoint = dynamodb_local::endpoint();
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+            .endpoint_url(endpoint);
+        if let Some(injector) = injector {
+            config = config.http_client(injector.into_http_client());
+        }
+        let client = aws_sdk_dynamodb::Client::from_conf(config.build());
+        let table_name = format!("burst-test-{}", uuid::Uuid::new_v4().simple());
+        TableDefinition::from_compiled_template()
+            .create(&client, &table_name)
+            .await
+            .expect("create the test table in DynamoDB Local");
+        let app = App::new(
+            Config {
+                table_name,
+                dev_jwt_secret,
+            },
+            client.clone(),
+        );
+        Self {
+            app: Arc::new(app),
+            client,
+        }
+    }
+
+    pub async fn call<F, Fut>(&self, handler: F, request: Request) -> Reply
+    where
+        F: FnOnce(Arc<App>, Request) -> Fut,
+        Fut: std::future::Future<Output = HandlerResult>,
+    {
+        let response = respond(self.app.clone(), request, handler).await;
+        let status = response.status().as_u16();
+        let bytes: &[u8] = response.body().as_ref();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).expect("every response body is JSON")
+        };
+        Reply { status, body }
+    }
+
+    pub async fn post_drop(&self, caller: Caller<'_>, body: &str) -> Reply {
+        let request = event("POST", "/admin/drops", "/admin/drops", &[], Some(body), caller);
+        self.call(burst::api::create_drop, request).await
+    }
+
+    /// Creates a drop as an admin and returns it (asserting the 201).
+    pub async fn create_drop(&self, body: Value) -> Value {
+        let reply = self.post_drop(Caller::Admin("admin-1"), &body.to_string()).await;
+        assert_eq!(reply.status, 201, "create drop: {:?}", reply.body);
+        reply.body
+    }
+
+    pub async fn list_drops(&self) -> Reply {
+        let request = event("GET", "/drops", "/drops", &[], None, Caller::Anonymous);
+        self.call(burst::api::list_drops, request).await
+    }
+
+    pub async fn get_drop(&self, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            &format!("/drops/{drop_id}"),
+            "/drops/{drop_id}",
+            &[("drop_id", drop_id)],
+            None,
+            Caller::Anonymous,
+        );
+        self.call(burst::api::get_drop, request).await
+    }
+
+    pub async fn claim(&self, caller: Caller<'_>, drop_id: &str, body: Option<&str>) -> Reply {
+        let request = event(
+            "POST",
+            &format!("/drops/{drop_id}/claims"),
+            "/drops/{drop_id}/claims",
+            &[("drop_id", drop_id)],
+            body,
+            caller,
+        );
+        self.call(burst::api::claim, request).await
+    }
+
+    pub async fn get_reservation(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
+        let request = reservation_event("GET", reservation_id, caller);
+        self.call(burst::api::get_reservation, request).await
+    }
+
+    pub async fn release(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
+        let request = reservation_event("DELETE", reservation_id, caller);
+        self.call(burst::api::release_reservation, request).await
+    }
+
+    pub async fn audit_as(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            &format!("/admin/drops/{drop_id}/audit"),
+            "/admin/drops/{drop_id}/audit",
+            &[("drop_id", drop_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::audit_drop, request).await
+    }
+
+    /// The audit as an admin, asserting it answered.
+    pub async fn audit(&self, drop_id: &str) -> Value {
+        let reply = self.audit_as(Caller::Admin("admin-1"), drop_id).await;
+        assert_eq!(reply.status, 200, "audit: {:?}", reply.body);
+        reply.body
+    }
+
+    /// Counts every item of the table whose partition key starts with `prefix` (a scan: tests
+    /// only).
+    pub async fn count_items(&self, prefix: &str) -> usize {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(self.app.store.table())
+                .filter_expression("begins_with(PK, :prefix)")
+                .expression_attribute_values(
+                    ":prefix",
+                    aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            count += page.items().len();
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return count;
+            }
+        }
+    }
+}
+
+fn reservation_event(method: &str, reservation_id: &str, caller: Caller<'_>) -> Request {
+    event(
+        method,
+        &format!("/reservations/{reservation_id}"),
+        "/reservations/{reservation_id}",
+        &[("reservation_id", reservation_id)],
+        None,
+        caller,
+    )
+}
+
+/// A drop body that is live now, with `overrides` merged over the defaults.
+pub fn drop_body(total_units: u32, overrides: Value) -> Value {
+    let now = chrono::Utc::now();
+    let mut body = json!({
+        "name": "Test drop",
+        "description": "for tests",
+        "price": { "amount": 12500, "currency": "EUR" },
+        "total_units": total_units,
+        "starts_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+    });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut body, overrides) {
+        base.extend(extra);
+    }
+    body
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as the JWT authorizer passes it to Lambda, turned
+/// into a request by `lambda_http` itself.
+pub fn event(
+    method: &str,
+    path: &str,
+    route: &str,
+    path_params: &[(&str, &str)],
+    body: Option<&str>,
+    caller: Caller<'_>,
+) -> Request {
+    event_with_headers(method, path, route, path_params, body, caller, json!({}))
+}
+
+pub fn event_with_headers(
+    method: &str,
+    path: &str,
+    route: &str,
+    path_params: &[(&str, &str)],
+    body: Option<&str>,
+    caller: Caller<'_>,
+    extra_headers: Value,
+) -> Request {
+    let mut headers = json!({ "content-type": "application/json", "host": "api.burst.test" });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut headers, extra_headers) {
+        base.extend(extra);
+    }
+    let route_key = format!("{method} {route}");
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "burstapi",
+        "domainName": "api.burst.test",
+        "domainPrefix": "api",
+        "http": { "method": method, "path": path, "protocol": "HTTP/1.1",
+                  "sourceIp": "127.0.0.1", "userAgent": "burst-tests" },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": "23/Nov/2026:18:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000_i64,
+    });
+    let claims = match caller {
+        Caller::Anonymous => None,
+        Caller::Shopper(sub) => Some(json!({ "sub": sub, "cognito:groups": "[shoppers]" })),
+        Caller::Admin(sub) => Some(json!({ "sub": sub, "cognito:groups": "[admin]" })),
+    };
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    let params: serde_json::Map<String, Value> = path_params
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": context,
+        "pathParameters": params,
+        "body": body,
+        "isBase64Encoded": false,
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+}
