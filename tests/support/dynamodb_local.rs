@@ -1,7 +1,9 @@
 //! Finds DynamoDB Local, or starts it when nothing answers on its port.
 //!
-//! `make test` starts one instance for the whole run; a bare `cargo test` gets one per test
-//! binary, which dies with the binary (PR_SET_PDEATHSIG), so no Java process outlives the tests.
+//! `make test` starts one instance on the shared port for the whole run. Without it, each test
+//! binary starts its own on a free port of its own (a port nothing else will read while this
+//! instance shuts down), and the instance dies with the binary (PR_SET_PDEATHSIG), so no Java
+//! process outlives the tests.
 
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -21,9 +23,7 @@ pub fn endpoint() -> String {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(DEFAULT_PORT);
-        if !answers(port) {
-            start(port);
-        }
+        let port = if answers(port) { port } else { start_own() };
         format!("http://127.0.0.1:{port}")
     })
     .clone()
@@ -33,7 +33,11 @@ fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
 }
 
-fn start(port: u16) {
+fn start_own() -> u16 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free local port")
+        .port();
     let dir = jar_dir();
     let (spawned_tx, spawned_rx) = std::sync::mpsc::channel();
     // The parent-death signal fires when the *thread* that spawned the child exits, so the
@@ -74,6 +78,7 @@ fn start(port: u16) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    port
 }
 
 /// `$DYNAMODB_LOCAL_DIR`, else the copy `make` installs under `.tools/`.

@@ -30,6 +30,11 @@ impl ConflictInjector {
         }
     }
 
+    /// Cancels the next `conflicts` transactions (replacing any still pending).
+    pub fn arm(&self, conflicts: u32) {
+        self.remaining.store(conflicts, Ordering::SeqCst);
+    }
+
     /// How many transactions were cancelled so far.
     pub fn injected(&self) -> u32 {
         self.injected.load(Ordering::SeqCst)

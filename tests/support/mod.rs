@@ -293,3 +293,40 @@ pub fn event_with_headers(
     });
     lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
 }
+
+/// Runs `count` calls of `call(i)` truly in parallel: every task is spawned first and released
+/// together by a barrier. At most `in_flight` run at once, as a Lambda function's concurrency
+/// would bound them (and DynamoDB Local's listen backlog of 50 needs).
+pub async fn herd<F, Fut, T>(count: usize, in_flight: usize, call: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(count));
+    let gate = Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let start = start.clone();
+            let gate = gate.clone();
+            let work = call(i);
+            tokio::spawn(async move {
+                start.wait().await;
+                let _permit = gate.acquire_owned().await.expect("gate open");
+                work.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.push(task.await.expect("herd task"));
+    }
+    results
+}
+
+/// Asserts the audit balances and returns it.
+pub async fn assert_consistent(env: &TestEnv, drop_id: &str) -> Value {
+    let audit = env.audit(drop_id).await;
+    assert_eq!(audit["consistent"], true, "audit: {audit:#}");
+    audit
+}

@@ -63,7 +63,7 @@ pub async fn claim(app: &App, shopper: &str, drop_id: &str, body: Option<Value>)
             status: ReservationStatus::Held,
             created_at: now,
             expires_at,
-            expires_at_epoch: expires_at.timestamp(),
+            expires_at_ms: expires_at.timestamp_millis(),
             ended_at: None,
         };
         match app.store.commit_claim(&reservation, drop.per_user_limit, now, round).await? {
@@ -156,8 +156,8 @@ mod tests {
             available,
             held: 0,
             sold: 0,
-            starts_at_epoch: 0,
-            ends_at_epoch: None,
+            starts_at_ms: 0,
+            ends_at_ms: None,
         }
     }
 

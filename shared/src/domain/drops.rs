@@ -70,9 +70,9 @@ pub struct Shard {
     pub available: i64,
     pub held: i64,
     pub sold: i64,
-    pub starts_at_epoch: i64,
+    pub starts_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ends_at_epoch: Option<i64>,
+    pub ends_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,8 +127,8 @@ impl Drop {
                     available: i64::from(units),
                     held: 0,
                     sold: 0,
-                    starts_at_epoch: self.starts_at.timestamp(),
-                    ends_at_epoch: self.ends_at.map(|end| end.timestamp()),
+                    starts_at_ms: self.starts_at.timestamp_millis(),
+                    ends_at_ms: self.ends_at.map(|end| end.timestamp_millis()),
                 }
             })
             .collect()

@@ -47,7 +47,7 @@ pub struct Reservation {
     pub status: ReservationStatus,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    pub expires_at_epoch: i64,
+    pub expires_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -67,7 +67,7 @@ pub struct ReservationView {
 impl Reservation {
     /// Past its expiry a hold is over, whether or not anything has written that down yet.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status == ReservationStatus::Held && now.timestamp() >= self.expires_at_epoch
+        self.status == ReservationStatus::Held && now.timestamp_millis() >= self.expires_at_ms
     }
 
     pub fn effective_status(&self, now: DateTime<Utc>) -> ReservationStatus {

@@ -32,8 +32,8 @@ impl ExpiryHints {
         self.0.lock().expect("hints poisoned").get(&(drop_id.to_string(), shard)).copied()
     }
 
-    fn record(&self, drop_id: &str, shard: u32, epoch: i64) {
-        self.0.lock().expect("hints poisoned").insert((drop_id.to_string(), shard), epoch);
+    fn record(&self, drop_id: &str, shard: u32, at_ms: i64) {
+        self.0.lock().expect("hints poisoned").insert((drop_id.to_string(), shard), at_ms);
     }
 }
 
@@ -78,18 +78,18 @@ pub async fn expire_overdue_holds(
             && app
                 .expiry_hints
                 .next_possible_expiry(&drop.id, shard.shard)
-                .is_some_and(|epoch| epoch > now.timestamp())
+                .is_some_and(|at_ms| at_ms > now.timestamp_millis())
         {
             continue;
         }
-        let mut next_expiry = now.timestamp() + i64::from(drop.hold_seconds);
+        let mut next_expiry = now.timestamp_millis() + i64::from(drop.hold_seconds) * 1000;
         for _ in 0..MAX_PAGES {
-            let page = app.store.holds_page(&drop.id, shard.shard, PAGE, None).await?;
+            let page = app.store.holds_page(&drop.id, shard.shard, PAGE).await?;
             let full = page.len() == PAGE as usize;
             let mut reached_live = false;
             for hold in page {
                 if !hold.is_overdue(now) {
-                    next_expiry = next_expiry.min(hold.expires_at_epoch);
+                    next_expiry = next_expiry.min(hold.expires_at_ms);
                     reached_live = true;
                     break;
                 }

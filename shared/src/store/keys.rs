@@ -47,19 +47,13 @@ pub fn claim_record_key(shopper: &str, drop_id: &str) -> Key {
 /// GSI1 entry of a reservation while it is held: a sparse index (the attributes are removed when
 /// the hold ends) partitioned like the inventory shards, sorted by expiry, so the sweeper and the
 /// claim path find expired holds with a query and the index never has a per-drop hot partition.
-pub fn hold_index_key(drop_id: &str, shard: u32, expires_at_epoch: i64, reservation_id: &str) -> Key {
+pub fn hold_index_key(drop_id: &str, shard: u32, expires_at_ms: i64, reservation_id: &str) -> Key {
     (
         hold_index_partition(drop_id, shard),
-        format!("{expires_at_epoch:012}#{reservation_id}"),
+        format!("{expires_at_ms:015}#{reservation_id}"),
     )
 }
 
 pub fn hold_index_partition(drop_id: &str, shard: u32) -> String {
     format!("HOLDS#{drop_id}#{shard:02}")
-}
-
-/// Upper bound (inclusive) of GSI1SK for holds that expired at or before `epoch`.
-pub fn hold_index_expired_bound(epoch: i64) -> String {
-    // '~' sorts after every character of a reservation id.
-    format!("{epoch:012}#~")
 }

@@ -166,31 +166,20 @@ impl Store {
     }
 
     /// Up to `limit` held reservations filed under one shard's hold partition, earliest expiry
-    /// first; with `expired_by`, only those whose expiry is at or before that instant.
-    pub async fn holds_page(
-        &self,
-        drop_id: &str,
-        shard: u32,
-        limit: i32,
-        expired_by: Option<i64>,
-    ) -> Result<Vec<Reservation>> {
-        let mut query = self
+    /// first.
+    pub async fn holds_page(&self, drop_id: &str, shard: u32, limit: i32) -> Result<Vec<Reservation>> {
+        let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(keys::GSI1)
             .expression_attribute_names("#pk", keys::GSI1_PK)
             .expression_attribute_values(":pk", s(keys::hold_index_partition(drop_id, shard)))
+            .key_condition_expression("#pk = :pk")
             .scan_index_forward(true)
-            .limit(limit);
-        query = match expired_by {
-            Some(epoch) => query
-                .key_condition_expression("#pk = :pk AND #sk <= :bound")
-                .expression_attribute_names("#sk", keys::GSI1_SK)
-                .expression_attribute_values(":bound", s(keys::hold_index_expired_bound(epoch))),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
-        let output = query.send().await?;
+            .limit(limit)
+            .send()
+            .await?;
         output.items.unwrap_or_default().into_iter().map(decode).collect()
     }
 
@@ -236,14 +225,14 @@ impl Store {
         let (hold_pk, hold_sk) = keys::hold_index_key(
             &reservation.drop_id,
             first_shard,
-            reservation.expires_at_epoch,
+            reservation.expires_at_ms,
             &reservation.id,
         );
         reservation_item.insert(keys::GSI1_PK.into(), s(hold_pk));
         reservation_item.insert(keys::GSI1_SK.into(), s(hold_sk));
         reservation_item.insert(
             keys::TTL.into(),
-            n(reservation.expires_at_epoch + RESERVATION_RETENTION_SECONDS),
+            n(reservation.expires_at_ms + RESERVATION_RETENTION_SECONDS),
         );
 
         let mut actions = vec![
@@ -259,12 +248,12 @@ impl Store {
                 .key(keys::SK, s(sk))
                 .update_expression("ADD available :minus, held :units")
                 .condition_expression(
-                    "available >= :units AND starts_at_epoch <= :now \
-                     AND (attribute_not_exists(ends_at_epoch) OR ends_at_epoch > :now)",
+                    "available >= :units AND starts_at_ms <= :now \
+                     AND (attribute_not_exists(ends_at_ms) OR ends_at_ms > :now)",
                 )
                 .expression_attribute_values(":units", n(units))
                 .expression_attribute_values(":minus", n(-units))
-                .expression_attribute_values(":now", n(now.timestamp()))
+                .expression_attribute_values(":now", n(now.timestamp_millis()))
                 .build()
                 .map_err(build_error)?;
             actions.push(TransactWriteItem::builder().update(take).build());
@@ -312,7 +301,7 @@ impl Store {
         let (pk, sk) = keys::reservation_key(&reservation.id);
         let mut condition = "#status = :held".to_string();
         if guard == ReleaseGuard::Overdue {
-            condition.push_str(" AND expires_at_epoch <= :now");
+            condition.push_str(" AND expires_at_ms <= :now");
         }
         let mut values = HashMap::from([
             (":held".to_string(), s(ReservationStatus::Held.as_str())),
@@ -320,7 +309,7 @@ impl Store {
             (":ended".to_string(), s(now.to_rfc3339())),
         ]);
         if guard == ReleaseGuard::Overdue {
-            values.insert(":now".into(), n(now.timestamp()));
+            values.insert(":now".into(), n(now.timestamp_millis()));
         }
         let end_hold = Update::builder()
             .table_name(&self.table)
