@@ -13,7 +13,10 @@ async fn an_admin_creates_a_drop_with_defaults_and_it_reads_back_live() {
     assert_eq!(created["per_user_limit"], 1);
     assert_eq!(created["hold_seconds"], 600);
     assert_eq!(created["shard_count"], 10);
-    assert_eq!(created["price"], json!({ "amount": 12500, "currency": "EUR" }));
+    assert_eq!(
+        created["price"],
+        json!({ "amount": 12500, "currency": "EUR" })
+    );
     assert_eq!(created["status"], "live");
     assert_eq!(created["available"], 100);
 
@@ -29,7 +32,11 @@ async fn an_admin_creates_a_drop_with_defaults_and_it_reads_back_live() {
     ] {
         assert_eq!(read.body[field], expected, "{field}");
     }
-    assert_eq!(env.count_items(&format!("DROP#{id}")).await, 11, "drop + 10 shards");
+    assert_eq!(
+        env.count_items(&format!("DROP#{id}")).await,
+        11,
+        "drop + 10 shards"
+    );
 }
 
 #[tokio::test]
@@ -37,9 +44,14 @@ async fn drops_list_in_start_order_with_status() {
     let env = TestEnv::new().await;
     let now = Utc::now();
     let later = env
-        .create_drop(drop_body(5, json!({ "name": "Later", "starts_at": (now + Duration::hours(2)).to_rfc3339() })))
+        .create_drop(drop_body(
+            5,
+            json!({ "name": "Later", "starts_at": (now + Duration::hours(2)).to_rfc3339() }),
+        ))
         .await;
-    let live = env.create_drop(drop_body(5, json!({ "name": "Now" }))).await;
+    let live = env
+        .create_drop(drop_body(5, json!({ "name": "Now" })))
+        .await;
     let reply = env.list_drops().await;
     assert_eq!(reply.status, 200);
     let drops = reply.body["drops"].as_array().unwrap();
@@ -57,10 +69,13 @@ async fn an_ended_drop_says_so() {
     let env = TestEnv::new().await;
     let now = Utc::now();
     let drop = env
-        .create_drop(drop_body(3, json!({
-            "starts_at": (now - Duration::hours(2)).to_rfc3339(),
-            "ends_at": (now + Duration::seconds(1)).to_rfc3339(),
-        })))
+        .create_drop(drop_body(
+            3,
+            json!({
+                "starts_at": (now - Duration::hours(2)).to_rfc3339(),
+                "ends_at": (now + Duration::seconds(1)).to_rfc3339(),
+            }),
+        ))
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let read = env.get_drop(drop["id"].as_str().unwrap()).await;
@@ -74,7 +89,12 @@ async fn unknown_drops_are_404_json() {
         let reply = env.get_drop(id).await;
         assert_eq!(reply.status, 404, "{id}");
         assert_eq!(reply.error_code(), "not_found");
-        assert!(reply.body["error"]["message"].as_str().unwrap().contains("drop"));
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("drop")
+        );
     }
 }
 
@@ -102,19 +122,34 @@ async fn every_bad_field_gets_its_own_400() {
         ("name", json!({ "name": "x".repeat(121) })),
         ("description", json!({ "description": ["no"] })),
         ("price", json!({ "price": 100 })),
-        ("price.amount", json!({ "price": { "amount": 0, "currency": "EUR" } })),
-        ("price.amount", json!({ "price": { "amount": 12.5, "currency": "EUR" } })),
+        (
+            "price.amount",
+            json!({ "price": { "amount": 0, "currency": "EUR" } }),
+        ),
+        (
+            "price.amount",
+            json!({ "price": { "amount": 12.5, "currency": "EUR" } }),
+        ),
         ("price.amount", json!({ "price": { "currency": "EUR" } })),
-        ("price.currency", json!({ "price": { "amount": 100, "currency": "EURO" } })),
+        (
+            "price.currency",
+            json!({ "price": { "amount": 100, "currency": "EURO" } }),
+        ),
         ("price.currency", json!({ "price": { "amount": 100 } })),
-        ("price.tax", json!({ "price": { "amount": 100, "currency": "EUR", "tax": 1 } })),
+        (
+            "price.tax",
+            json!({ "price": { "amount": 100, "currency": "EUR", "tax": 1 } }),
+        ),
         ("total_units", json!({ "total_units": 0 })),
         ("total_units", json!({ "total_units": -5 })),
         ("total_units", json!({ "total_units": "100" })),
         ("starts_at", json!({ "starts_at": "tomorrow" })),
         ("starts_at", json!({ "starts_at": null })),
         ("ends_at", json!({ "ends_at": "2026-13-01T00:00:00Z" })),
-        ("ends_at", json!({ "starts_at": now.to_rfc3339(), "ends_at": past })),
+        (
+            "ends_at",
+            json!({ "starts_at": now.to_rfc3339(), "ends_at": past }),
+        ),
         ("per_user_limit", json!({ "per_user_limit": 0 })),
         ("per_user_limit", json!({ "per_user_limit": 101 })),
         ("hold_seconds", json!({ "hold_seconds": 0 })),
@@ -124,7 +159,10 @@ async fn every_bad_field_gets_its_own_400() {
     ];
     for (field, overrides) in cases {
         let reply = env
-            .post_drop(Caller::Admin("admin-1"), &drop_body(100, overrides.clone()).to_string())
+            .post_drop(
+                Caller::Admin("admin-1"),
+                &drop_body(100, overrides.clone()).to_string(),
+            )
             .await;
         assert_eq!(reply.status, 400, "{overrides}");
         assert_eq!(reply.error_code(), "invalid_request", "{overrides}");
@@ -136,8 +174,13 @@ async fn every_bad_field_gets_its_own_400() {
         body.as_object_mut().unwrap().remove("name");
         body
     };
-    let reply = env.post_drop(Caller::Admin("admin-1"), &missing_name.to_string()).await;
-    assert_eq!((reply.status, reply.body["error"]["field"].clone()), (400, json!("name")));
+    let reply = env
+        .post_drop(Caller::Admin("admin-1"), &missing_name.to_string())
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["error"]["field"].clone()),
+        (400, json!("name"))
+    );
     assert_eq!(env.count_items("DROP#").await, 0, "no bad drop was written");
 }
 

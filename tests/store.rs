@@ -3,7 +3,7 @@
 
 use burst::domain::drops::{UnitCounts, parse_new_drop};
 use burst::store::keys;
-use burst::store::table::{TableDefinition, TEMPLATE};
+use burst::store::table::{TEMPLATE, TableDefinition};
 use burst_tests::{TestEnv, drop_body};
 use chrono::Utc;
 use serde_json::json;
@@ -12,20 +12,41 @@ use serde_json::json;
 async fn a_drop_and_its_shards_round_trip() {
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let drop = parse_new_drop(drop_body(95, json!({ "shard_count": 4, "per_user_limit": 3 })), now).unwrap();
+    let drop = parse_new_drop(
+        drop_body(95, json!({ "shard_count": 4, "per_user_limit": 3 })),
+        now,
+    )
+    .unwrap();
     let shards = drop.initial_shards();
     env.app.store.put_drop(&drop, &shards).await.unwrap();
 
-    let read = env.app.store.drop(&drop.id).await.unwrap().expect("drop stored");
+    let read = env
+        .app
+        .store
+        .drop(&drop.id)
+        .await
+        .unwrap()
+        .expect("drop stored");
     assert_eq!(*read, drop);
     let read_shards = env.app.store.shards(&drop, true).await.unwrap();
     assert_eq!(read_shards, shards);
-    assert_eq!(read_shards.iter().map(|s| s.units).collect::<Vec<_>>(), [24, 24, 24, 23]);
+    assert_eq!(
+        read_shards.iter().map(|s| s.units).collect::<Vec<_>>(),
+        [24, 24, 24, 23]
+    );
     assert_eq!(
         UnitCounts::sum(&read_shards),
-        UnitCounts { available: 95, held: 0, sold: 0 }
+        UnitCounts {
+            available: 95,
+            held: 0,
+            sold: 0
+        }
     );
-    assert_eq!(env.count_items(&format!("DROP#{}", drop.id)).await, 5, "drop item + 4 shards");
+    assert_eq!(
+        env.count_items(&format!("DROP#{}", drop.id)).await,
+        5,
+        "drop item + 4 shards"
+    );
     let listed = env.app.store.list_drops().await.unwrap();
     assert_eq!(listed, vec![drop.clone()]);
 
@@ -37,8 +58,22 @@ async fn a_drop_and_its_shards_round_trip() {
 #[tokio::test]
 async fn unknown_and_malformed_ids_read_as_absent() {
     let env = TestEnv::new().await;
-    assert!(env.app.store.drop("0123456789abcdef0123456789abcdef").await.unwrap().is_none());
-    assert!(env.app.store.drop("DROP#x#SHARD#00").await.unwrap().is_none());
+    assert!(
+        env.app
+            .store
+            .drop("0123456789abcdef0123456789abcdef")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.app
+            .store
+            .drop("DROP#x#SHARD#00")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(env.app.store.reservation("nope").await.unwrap().is_none());
 }
 
@@ -55,15 +90,26 @@ async fn the_test_table_is_the_template_table() {
         .table
         .unwrap();
     let definition = TableDefinition::from_template(TEMPLATE).unwrap();
-    let key_names: Vec<&str> = described.key_schema().iter().map(|k| k.attribute_name()).collect();
+    let key_names: Vec<&str> = described
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name())
+        .collect();
     assert_eq!(key_names, [keys::PK, keys::SK]);
     assert_eq!(
         definition.key_schema,
-        [(keys::PK.to_string(), "HASH".to_string()), (keys::SK.to_string(), "RANGE".to_string())]
+        [
+            (keys::PK.to_string(), "HASH".to_string()),
+            (keys::SK.to_string(), "RANGE".to_string())
+        ]
     );
     let index = &described.global_secondary_indexes()[0];
     assert_eq!(index.index_name(), Some(keys::GSI1));
-    let index_keys: Vec<&str> = index.key_schema().iter().map(|k| k.attribute_name()).collect();
+    let index_keys: Vec<&str> = index
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name())
+        .collect();
     assert_eq!(index_keys, [keys::GSI1_PK, keys::GSI1_SK]);
     assert_eq!(definition.ttl_attribute.as_deref(), Some(keys::TTL));
     let ttl = env
@@ -74,7 +120,8 @@ async fn the_test_table_is_the_template_table() {
         .await
         .unwrap();
     assert_eq!(
-        ttl.time_to_live_description().and_then(|d| d.attribute_name()),
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
         Some(keys::TTL)
     );
 }

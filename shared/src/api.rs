@@ -17,7 +17,8 @@ use crate::http::{HandlerResult, json_body, json_response, path_param, public_js
 /// `POST /admin/drops`
 pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {
     identify(&request, &app.config)?.require_admin()?;
-    let body = json_body(&request)?.ok_or_else(|| ApiError::invalid_body("a JSON body is required"))?;
+    let body =
+        json_body(&request)?.ok_or_else(|| ApiError::invalid_body("a JSON body is required"))?;
     let drop = drops::create_drop(&app, body, Utc::now()).await?;
     Ok(json_response(StatusCode::CREATED, &drop))
 }
@@ -41,23 +42,34 @@ pub async fn claim(app: Arc<App>, request: Request) -> HandlerResult {
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let body = json_body(&request)?;
     let reservation = claims::claim(&app, &shopper.subject, &drop_id, body).await?;
-    Ok(json_response(StatusCode::CREATED, &json!({ "reservation": reservation })))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "reservation": reservation }),
+    ))
 }
 
 /// `GET /reservations/{reservation_id}`
 pub async fn get_reservation(app: Arc<App>, request: Request) -> HandlerResult {
     let shopper = identify(&request, &app.config)?;
     let id = path_param(&request, "reservation_id", "reservation")?;
-    let reservation = reservations::get_reservation(&app, &shopper.subject, &id, Utc::now()).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "reservation": reservation })))
+    let reservation =
+        reservations::get_reservation(&app, &shopper.subject, &id, Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "reservation": reservation }),
+    ))
 }
 
 /// `DELETE /reservations/{reservation_id}`
 pub async fn release_reservation(app: Arc<App>, request: Request) -> HandlerResult {
     let shopper = identify(&request, &app.config)?;
     let id = path_param(&request, "reservation_id", "reservation")?;
-    let reservation = reservations::release_by_owner(&app, &shopper.subject, &id, Utc::now()).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "reservation": reservation })))
+    let reservation =
+        reservations::release_by_owner(&app, &shopper.subject, &id, Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "reservation": reservation }),
+    ))
 }
 
 /// `GET /admin/drops/{drop_id}/audit`

@@ -26,35 +26,36 @@ pub struct Identity {
 
 impl Identity {
     pub fn require_admin(&self) -> Result<()> {
-        if self.admin { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
+/// The authorizer's claims when API Gateway supplied them; otherwise, only where the local dev
+/// secret is configured, a bearer token signed with it.
 pub fn identify(request: &Request, config: &Config) -> Result<Identity> {
+    if let Some(identity) = authorizer_identity(request) {
+        return Ok(identity);
+    }
     match &config.dev_jwt_secret {
         Some(secret) => dev_identity(request, secret, chrono::Utc::now().timestamp()),
-        None => authorizer_identity(request),
+        None => Err(ApiError::Unauthenticated),
     }
 }
 
-fn authorizer_identity(request: &Request) -> Result<Identity> {
+fn authorizer_identity(request: &Request) -> Option<Identity> {
     let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
-        return Err(ApiError::Unauthenticated);
+        return None;
     };
-    let claims = context
-        .authorizer
-        .as_ref()
-        .and_then(|authorizer| authorizer.jwt.as_ref())
-        .map(|jwt| &jwt.claims)
-        .ok_or(ApiError::Unauthenticated)?;
-    let subject = claims
-        .get("sub")
-        .filter(|sub| !sub.is_empty())
-        .ok_or(ApiError::Unauthenticated)?;
+    let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    let subject = claims.get("sub").filter(|sub| !sub.is_empty())?;
     let admin = claims
         .get(GROUPS_CLAIM)
         .is_some_and(|groups| authorizer_groups(groups).any(|group| group == ADMIN_GROUP));
-    Ok(Identity {
+    Some(Identity {
         subject: subject.clone(),
         admin,
     })
@@ -74,7 +75,11 @@ fn dev_identity(request: &Request, secret: &str, now: i64) -> Result<Identity> {
         .headers()
         .get("authorization")
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
         .ok_or(ApiError::Unauthenticated)?;
     let claims = verify_dev_token(token.trim(), secret, now).ok_or(ApiError::Unauthenticated)?;
     let subject = claims
@@ -86,7 +91,11 @@ fn dev_identity(request: &Request, secret: &str, now: i64) -> Result<Identity> {
     let admin = claims
         .get(GROUPS_CLAIM)
         .and_then(Value::as_array)
-        .is_some_and(|groups| groups.iter().any(|group| group.as_str() == Some(ADMIN_GROUP)));
+        .is_some_and(|groups| {
+            groups
+                .iter()
+                .any(|group| group.as_str() == Some(ADMIN_GROUP))
+        });
     Ok(Identity { subject, admin })
 }
 
@@ -103,8 +112,11 @@ fn verify_dev_token(token: &str, secret: &str, now: i64) -> Option<serde_json::M
     }
     let mut mac = hmac_sha256(secret);
     mac.update(signed_part(token)?.as_bytes());
-    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    let Value::Object(claims) = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()? else {
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
+        .ok()?;
+    let Value::Object(claims) =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?
+    else {
         return None;
     };
     let expires = claims.get("exp")?.as_i64()?;
@@ -121,7 +133,13 @@ fn hmac_sha256(secret: &str) -> Hmac<Sha256> {
 }
 
 /// Signs a local development token (`make token`). Never used in AWS.
-pub fn mint_dev_token(secret: &str, subject: &str, admin: bool, now: i64, lifetime_seconds: i64) -> String {
+pub fn mint_dev_token(
+    secret: &str,
+    subject: &str,
+    admin: bool,
+    now: i64,
+    lifetime_seconds: i64,
+) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let groups: Vec<&str> = if admin { vec![ADMIN_GROUP] } else { vec![] };
     let claims = json!({
@@ -157,7 +175,10 @@ mod tests {
 
     #[test]
     fn authorizer_group_lists_parse_in_both_shapes() {
-        assert_eq!(authorizer_groups("[admin shoppers]").collect::<Vec<_>>(), ["admin", "shoppers"]);
+        assert_eq!(
+            authorizer_groups("[admin shoppers]").collect::<Vec<_>>(),
+            ["admin", "shoppers"]
+        );
         assert_eq!(authorizer_groups("admin").collect::<Vec<_>>(), ["admin"]);
         assert_eq!(authorizer_groups("[]").count(), 0);
     }

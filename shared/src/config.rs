@@ -14,7 +14,9 @@ impl Config {
     pub fn from_env() -> Self {
         Self {
             table_name: std::env::var("TABLE_NAME").unwrap_or_else(|_| "burst".into()),
-            dev_jwt_secret: std::env::var("BURST_DEV_JWT_SECRET").ok().filter(|s| !s.is_empty()),
+            dev_jwt_secret: std::env::var("BURST_DEV_JWT_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty()),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::http::StatusCode;
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde_json::Value;
@@ -79,7 +79,9 @@ where
     F: FnOnce(Arc<App>, Request) -> Fut,
     Fut: Future<Output = HandlerResult>,
 {
-    handler(app, request).await.unwrap_or_else(|error| error_response(&error))
+    handler(app, request)
+        .await
+        .unwrap_or_else(|error| error_response(&error))
 }
 
 /// The `main` of an HTTP function: logging, the warm state, and the Lambda runtime loop.

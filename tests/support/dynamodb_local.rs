@@ -18,15 +18,16 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 /// `http://127.0.0.1:<port>`, with DynamoDB Local answering there.
 pub fn endpoint() -> String {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        let port = std::env::var("DYNAMODB_LOCAL_PORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(DEFAULT_PORT);
-        let port = if answers(port) { port } else { start_own() };
-        format!("http://127.0.0.1:{port}")
-    })
-    .clone()
+    ENDPOINT
+        .get_or_init(|| {
+            let port = std::env::var("DYNAMODB_LOCAL_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(DEFAULT_PORT);
+            let port = if answers(port) { port } else { start_own() };
+            format!("http://127.0.0.1:{port}")
+        })
+        .clone()
 }
 
 fn answers(port: u16) -> bool {
@@ -45,7 +46,10 @@ fn start_own() -> u16 {
     std::thread::spawn(move || {
         let mut command = Command::new("java");
         command
-            .arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))
             .args(["-inMemory", "-port", &port.to_string()])

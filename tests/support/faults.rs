@@ -50,7 +50,9 @@ impl ConflictInjector {
     fn take_one(&self) -> bool {
         let took = self
             .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
             .is_ok();
         if took {
             self.injected.fetch_add(1, Ordering::SeqCst);

@@ -104,13 +104,22 @@ impl TestEnv {
     }
 
     pub async fn post_drop(&self, caller: Caller<'_>, body: &str) -> Reply {
-        let request = event("POST", "/admin/drops", "/admin/drops", &[], Some(body), caller);
+        let request = event(
+            "POST",
+            "/admin/drops",
+            "/admin/drops",
+            &[],
+            Some(body),
+            caller,
+        );
         self.call(burst::api::create_drop, request).await
     }
 
     /// Creates a drop as an admin and returns it (asserting the 201).
     pub async fn create_drop(&self, body: Value) -> Value {
-        let reply = self.post_drop(Caller::Admin("admin-1"), &body.to_string()).await;
+        let reply = self
+            .post_drop(Caller::Admin("admin-1"), &body.to_string())
+            .await;
         assert_eq!(reply.status, 201, "create drop: {:?}", reply.body);
         reply.body
     }

@@ -39,7 +39,11 @@ pub struct ShardAudit {
 /// `GET /admin/drops/{drop_id}/audit`: reads the shards (strongly consistent) and every held
 /// reservation, and cross-checks the counters against the reservations themselves.
 pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit> {
-    let drop = app.store.drop(drop_id).await?.ok_or(ApiError::NotFound("drop"))?;
+    let drop = app
+        .store
+        .drop(drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))?;
     let shards = app.store.shards(&drop, true).await?;
 
     let mut held = 0;
@@ -64,7 +68,11 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
 
     let mut problems = Vec::new();
     if shards.len() != drop.shard_count as usize {
-        problems.push(format!("expected {} shards, found {}", drop.shard_count, shards.len()));
+        problems.push(format!(
+            "expected {} shards, found {}",
+            drop.shard_count,
+            shards.len()
+        ));
     }
     let shard_audits: Vec<ShardAudit> = shards
         .iter()
@@ -74,7 +82,10 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
                 problems.push(format!("shard {} has a negative counter", shard.shard));
             }
             if shard.available + shard.held + shard.sold != i64::from(shard.units) {
-                problems.push(format!("shard {} counters do not add up to its {} units", shard.shard, shard.units));
+                problems.push(format!(
+                    "shard {} counters do not add up to its {} units",
+                    shard.shard, shard.units
+                ));
             }
             if shard.held != held_by_reservations {
                 problems.push(format!(

@@ -24,8 +24,17 @@ use crate::store::ClaimCommit;
 const MAX_ROUNDS: u32 = 64;
 
 /// `POST /drops/{drop_id}/claims`.
-pub async fn claim(app: &App, shopper: &str, drop_id: &str, body: Option<Value>) -> Result<ReservationView> {
-    let drop = app.store.drop(drop_id).await?.ok_or(ApiError::NotFound("drop"))?;
+pub async fn claim(
+    app: &App,
+    shopper: &str,
+    drop_id: &str,
+    body: Option<Value>,
+) -> Result<ReservationView> {
+    let drop = app
+        .store
+        .drop(drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))?;
     let quantity = parse_quantity(body, drop.per_user_limit)?;
     drop.ensure_live(Utc::now())?;
 
@@ -40,7 +49,8 @@ pub async fn claim(app: &App, shopper: &str, drop_id: &str, body: Option<Value>)
         let Some(allocations) = allocate(&shards, quantity) else {
             if !swept {
                 swept = true;
-                let released = sweeper::expire_overdue_holds(app, &drop, &shards, now, HintUse::Trust).await?;
+                let released =
+                    sweeper::expire_overdue_holds(app, &drop, &shards, now, HintUse::Trust).await?;
                 if released > 0 {
                     consistent = true;
                     continue;
@@ -66,13 +76,19 @@ pub async fn claim(app: &App, shopper: &str, drop_id: &str, body: Option<Value>)
             expires_at_ms: expires_at.timestamp_millis(),
             ended_at: None,
         };
-        match app.store.commit_claim(&reservation, drop.per_user_limit, now, round).await? {
+        match app
+            .store
+            .commit_claim(&reservation, drop.per_user_limit, now, round)
+            .await?
+        {
             ClaimCommit::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %drop.id, quantity,
                     shards = ?reservation.allocations, "claim committed");
                 return Ok(reservation.view(now));
             }
-            ClaimCommit::LimitReached { last_reservation_id } => {
+            ClaimCommit::LimitReached {
+                last_reservation_id,
+            } => {
                 return Err(ApiError::AlreadyClaimed {
                     reservation_id: last_reservation_id,
                 });
@@ -91,7 +107,10 @@ fn parse_quantity(body: Option<Value>, per_user_limit: u32) -> Result<u32> {
         None | Some(Value::Null) => return Ok(1),
         Some(Value::Object(mut fields)) => {
             if let Some(unknown) = fields.keys().find(|key| key.as_str() != "quantity") {
-                return Err(ApiError::invalid(unknown.clone(), format!("unknown field `{unknown}`")));
+                return Err(ApiError::invalid(
+                    unknown.clone(),
+                    format!("unknown field `{unknown}`"),
+                ));
             }
             fields.remove("quantity")
         }
@@ -111,7 +130,9 @@ fn parse_quantity(body: Option<Value>, per_user_limit: u32) -> Result<u32> {
 fn quantity_error(per_user_limit: u32) -> ApiError {
     ApiError::invalid(
         "quantity",
-        format!("quantity must be a whole number from 1 to {per_user_limit} (this drop's per-shopper limit)"),
+        format!(
+            "quantity must be a whole number from 1 to {per_user_limit} (this drop's per-shopper limit)"
+        ),
     )
 }
 
@@ -188,11 +209,22 @@ mod tests {
     fn quantity_defaults_to_one_and_respects_the_limit() {
         assert_eq!(parse_quantity(None, 1).unwrap(), 1);
         assert_eq!(parse_quantity(Some(serde_json::json!({})), 1).unwrap(), 1);
-        assert_eq!(parse_quantity(Some(serde_json::json!({"quantity": 2})), 2).unwrap(), 2);
-        for bad in [serde_json::json!({"quantity": 3}), serde_json::json!({"quantity": 0}),
-            serde_json::json!({"quantity": "1"}), serde_json::json!({"quantity": 1.5}),
-            serde_json::json!({"qty": 1}), serde_json::json!([1])] {
-            assert!(matches!(parse_quantity(Some(bad), 2), Err(ApiError::InvalidRequest { .. })));
+        assert_eq!(
+            parse_quantity(Some(serde_json::json!({"quantity": 2})), 2).unwrap(),
+            2
+        );
+        for bad in [
+            serde_json::json!({"quantity": 3}),
+            serde_json::json!({"quantity": 0}),
+            serde_json::json!({"quantity": "1"}),
+            serde_json::json!({"quantity": 1.5}),
+            serde_json::json!({"qty": 1}),
+            serde_json::json!([1]),
+        ] {
+            assert!(matches!(
+                parse_quantity(Some(bad), 2),
+                Err(ApiError::InvalidRequest { .. })
+            ));
         }
     }
 }

@@ -190,7 +190,9 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<Drop> {
     let price = parse_price(fields.remove("price"))?;
     let total_units = required_integer(&mut fields, "total_units", 1, MAX_TOTAL_UNITS)?;
     let starts_at = match fields.remove("starts_at") {
-        None | Some(Value::Null) => return Err(ApiError::invalid("starts_at", "starts_at is required")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid("starts_at", "starts_at is required"));
+        }
         Some(value) => timestamp(value, "starts_at")?,
     };
     let ends_at = match fields.remove("ends_at") {
@@ -199,10 +201,16 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<Drop> {
     };
     if let Some(end) = ends_at {
         if end <= starts_at {
-            return Err(ApiError::invalid("ends_at", "ends_at must be after starts_at"));
+            return Err(ApiError::invalid(
+                "ends_at",
+                "ends_at must be after starts_at",
+            ));
         }
         if end <= now {
-            return Err(ApiError::invalid("ends_at", "ends_at must be in the future"));
+            return Err(ApiError::invalid(
+                "ends_at",
+                "ends_at must be in the future",
+            ));
         }
     }
     let per_user_limit = optional_integer(
@@ -251,7 +259,9 @@ fn parse_price(value: Option<Value>) -> Result<Price> {
         }
     };
     let currency = match price.remove("currency") {
-        Some(Value::String(code)) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
+        Some(Value::String(code))
+            if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
             code.to_ascii_uppercase()
         }
         _ => {
@@ -270,7 +280,12 @@ fn parse_price(value: Option<Value>) -> Result<Price> {
     Ok(Price { amount, currency })
 }
 
-fn required_string(fields: &mut Map<String, Value>, field: &str, min: usize, max: usize) -> Result<String> {
+fn required_string(
+    fields: &mut Map<String, Value>,
+    field: &str,
+    min: usize,
+    max: usize,
+) -> Result<String> {
     match fields.remove(field) {
         None | Some(Value::Null) => Err(ApiError::invalid(field, format!("{field} is required"))),
         Some(value) => string_in(value, field, min, max),
@@ -279,7 +294,10 @@ fn required_string(fields: &mut Map<String, Value>, field: &str, min: usize, max
 
 fn string_in(value: Value, field: &str, min: usize, max: usize) -> Result<String> {
     let Value::String(text) = value else {
-        return Err(ApiError::invalid(field, format!("{field} must be a string")));
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must be a string"),
+        ));
     };
     let text = text.trim().to_string();
     let length = text.chars().count();
@@ -292,12 +310,22 @@ fn string_in(value: Value, field: &str, min: usize, max: usize) -> Result<String
     Ok(text)
 }
 
-fn required_integer(fields: &mut Map<String, Value>, field: &str, min: u32, max: u32) -> Result<u32> {
+fn required_integer(
+    fields: &mut Map<String, Value>,
+    field: &str,
+    min: u32,
+    max: u32,
+) -> Result<u32> {
     optional_integer(fields, field, min, max)?
         .ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
 }
 
-fn optional_integer(fields: &mut Map<String, Value>, field: &str, min: u32, max: u32) -> Result<Option<u32>> {
+fn optional_integer(
+    fields: &mut Map<String, Value>,
+    field: &str,
+    min: u32,
+    max: u32,
+) -> Result<Option<u32>> {
     match fields.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -310,7 +338,10 @@ fn optional_integer(fields: &mut Map<String, Value>, field: &str, min: u32, max:
 }
 
 fn integer_error(field: &str, min: u32, max: u32) -> ApiError {
-    ApiError::invalid(field, format!("{field} must be a whole number from {min} to {max}"))
+    ApiError::invalid(
+        field,
+        format!("{field} must be a whole number from {min} to {max}"),
+    )
 }
 
 fn timestamp(value: Value, field: &str) -> Result<DateTime<Utc>> {
@@ -335,7 +366,11 @@ pub async fn create_drop(app: &App, body: Value, now: DateTime<Utc>) -> Result<D
 }
 
 pub async fn get_drop(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DropView> {
-    let drop = app.store.drop(drop_id).await?.ok_or(ApiError::NotFound("drop"))?;
+    let drop = app
+        .store
+        .drop(drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))?;
     let shards = app.store.shards(&drop, false).await?;
     Ok(Drop::clone(&drop).view(&shards, now))
 }

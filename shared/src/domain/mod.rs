@@ -16,6 +16,9 @@ pub mod ids {
     /// Ids arrive in URL paths; anything that is not one of ours cannot exist, so it is a 404
     /// before it ever reaches a key.
     pub fn is_valid(id: &str) -> bool {
-        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     }
 }

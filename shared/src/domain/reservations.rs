@@ -98,7 +98,11 @@ impl Reservation {
 }
 
 /// The shopper's own reservation; anybody else's reads as not found, so ids leak nothing.
-pub async fn owned_reservation(app: &App, shopper: &str, reservation_id: &str) -> Result<Reservation> {
+pub async fn owned_reservation(
+    app: &App,
+    shopper: &str,
+    reservation_id: &str,
+) -> Result<Reservation> {
     app.store
         .reservation(reservation_id)
         .await?
@@ -112,7 +116,9 @@ pub async fn get_reservation(
     reservation_id: &str,
     now: DateTime<Utc>,
 ) -> Result<ReservationView> {
-    Ok(owned_reservation(app, shopper, reservation_id).await?.view(now))
+    Ok(owned_reservation(app, shopper, reservation_id)
+        .await?
+        .view(now))
 }
 
 /// `DELETE /reservations/{id}`: the owner gives a hold back. Idempotent: releasing a hold that
@@ -130,7 +136,9 @@ pub async fn release_by_owner(
         (ReservationStatus::Released, ReleaseGuard::Owner)
     };
     end_hold(app, &reservation, status, guard, now).await?;
-    Ok(owned_reservation(app, shopper, reservation_id).await?.view(now))
+    Ok(owned_reservation(app, shopper, reservation_id)
+        .await?
+        .view(now))
 }
 
 /// Ends a hold with `status`, retrying conflicts. `true` when this call returned the units,
@@ -147,7 +155,11 @@ pub async fn end_hold(
     }
     let mut backoff = Backoff::default();
     loop {
-        match app.store.commit_release(reservation, status, guard, now).await? {
+        match app
+            .store
+            .commit_release(reservation, status, guard, now)
+            .await?
+        {
             ReleaseCommit::Released => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %reservation.drop_id,
                     status = status.as_str(), units = reservation.quantity, "hold ended");

@@ -34,7 +34,10 @@ impl Backoff {
     pub async fn after_conflict(&mut self) -> Result<()> {
         self.attempts += 1;
         if self.attempts >= MAX_ATTEMPTS {
-            tracing::warn!(attempts = self.attempts, "giving up after repeated transaction conflicts");
+            tracing::warn!(
+                attempts = self.attempts,
+                "giving up after repeated transaction conflicts"
+            );
             return Err(ApiError::Busy);
         }
         CONFLICTS_RETRIED.fetch_add(1, Ordering::Relaxed);

@@ -29,11 +29,18 @@ pub struct ExpiryHints(Mutex<HashMap<(String, u32), i64>>);
 
 impl ExpiryHints {
     fn next_possible_expiry(&self, drop_id: &str, shard: u32) -> Option<i64> {
-        self.0.lock().expect("hints poisoned").get(&(drop_id.to_string(), shard)).copied()
+        self.0
+            .lock()
+            .expect("hints poisoned")
+            .get(&(drop_id.to_string(), shard))
+            .copied()
     }
 
     fn record(&self, drop_id: &str, shard: u32, at_ms: i64) {
-        self.0.lock().expect("hints poisoned").insert((drop_id.to_string(), shard), at_ms);
+        self.0
+            .lock()
+            .expect("hints poisoned")
+            .insert((drop_id.to_string(), shard), at_ms);
     }
 }
 
@@ -59,7 +66,11 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<SweepReport> {
         report.drops_checked += 1;
         report.holds_expired += expire_overdue_holds(app, drop, &own, now, HintUse::Ignore).await?;
     }
-    tracing::info!(drops = report.drops_checked, expired = report.holds_expired, "sweep finished");
+    tracing::info!(
+        drops = report.drops_checked,
+        expired = report.holds_expired,
+        "sweep finished"
+    );
     Ok(report)
 }
 
@@ -93,7 +104,15 @@ pub async fn expire_overdue_holds(
                     reached_live = true;
                     break;
                 }
-                if end_hold(app, &hold, ReservationStatus::Expired, ReleaseGuard::Overdue, now).await? {
+                if end_hold(
+                    app,
+                    &hold,
+                    ReservationStatus::Expired,
+                    ReleaseGuard::Overdue,
+                    now,
+                )
+                .await?
+                {
                     released += 1;
                 }
             }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -43,7 +43,9 @@ pub struct Store {
 pub enum ClaimCommit {
     Committed,
     /// The shopper's claim record refused: held + bought + quantity would pass the limit.
-    LimitReached { last_reservation_id: Option<String> },
+    LimitReached {
+        last_reservation_id: Option<String>,
+    },
     /// A chosen shard no longer had the units, or the sale window closed, since it was read.
     ShardRefused,
     Conflict,
@@ -122,18 +124,26 @@ impl Store {
     }
 
     fn cached_drop(&self, drop_id: &str) -> Option<Arc<Drop>> {
-        self.drop_cache.lock().expect("drop cache poisoned").get(drop_id).cloned()
+        self.drop_cache
+            .lock()
+            .expect("drop cache poisoned")
+            .get(drop_id)
+            .cloned()
     }
 
     /// Every drop, by start time.
     pub async fn list_drops(&self) -> Result<Vec<Drop>> {
-        let items = self.query_index_partition(keys::drops_index_partition()).await?;
+        let items = self
+            .query_index_partition(keys::drops_index_partition())
+            .await?;
         items.into_iter().map(decode).collect()
     }
 
     /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
     pub async fn shards(&self, drop: &Drop, consistent: bool) -> Result<Vec<Shard>> {
-        let keys = (0..drop.shard_count).map(|shard| keys::shard_key(&drop.id, shard)).collect();
+        let keys = (0..drop.shard_count)
+            .map(|shard| keys::shard_key(&drop.id, shard))
+            .collect();
         let mut shards: Vec<Shard> = self
             .batch_get(keys, consistent)
             .await?
@@ -153,7 +163,10 @@ impl Store {
         let mut grouped: HashMap<String, Vec<Shard>> = HashMap::new();
         for item in self.batch_get(keys, false).await? {
             let shard: Shard = decode(item)?;
-            grouped.entry(shard.drop_id.clone()).or_default().push(shard);
+            grouped
+                .entry(shard.drop_id.clone())
+                .or_default()
+                .push(shard);
         }
         Ok(grouped)
     }
@@ -167,7 +180,12 @@ impl Store {
 
     /// Up to `limit` held reservations filed under one shard's hold partition, earliest expiry
     /// first.
-    pub async fn holds_page(&self, drop_id: &str, shard: u32, limit: i32) -> Result<Vec<Reservation>> {
+    pub async fn holds_page(
+        &self,
+        drop_id: &str,
+        shard: u32,
+        limit: i32,
+    ) -> Result<Vec<Reservation>> {
         let output = self
             .client
             .query()
@@ -180,7 +198,12 @@ impl Store {
             .limit(limit)
             .send()
             .await?;
-        output.items.unwrap_or_default().into_iter().map(decode).collect()
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// Every held reservation of a shard partition (the audit reads them all).
@@ -202,7 +225,8 @@ impl Store {
         attempt: u32,
     ) -> Result<ClaimCommit> {
         let quantity = i64::from(reservation.quantity);
-        let (claim_pk, claim_sk) = keys::claim_record_key(&reservation.shopper, &reservation.drop_id);
+        let (claim_pk, claim_sk) =
+            keys::claim_record_key(&reservation.shopper, &reservation.drop_id);
         let claim_record = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, s(claim_pk))
@@ -271,21 +295,35 @@ impl Store {
             None => return Ok(ClaimCommit::Committed),
             Some(reasons) => reasons,
         };
-        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
             return Ok(ClaimCommit::Conflict);
         }
-        if let Some(refusal) = reasons.first().filter(|r| r.code() == Some("ConditionalCheckFailed")) {
+        if let Some(refusal) = reasons
+            .first()
+            .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+        {
             let last_reservation_id = refusal
                 .item()
                 .and_then(|item| item.get("last_reservation_id"))
                 .and_then(|value| value.as_s().ok())
                 .cloned();
-            return Ok(ClaimCommit::LimitReached { last_reservation_id });
+            return Ok(ClaimCommit::LimitReached {
+                last_reservation_id,
+            });
         }
-        if reasons.iter().skip(2).any(|r| r.code() == Some("ConditionalCheckFailed")) {
+        if reasons
+            .iter()
+            .skip(2)
+            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        {
             return Ok(ClaimCommit::ShardRefused);
         }
-        Err(ApiError::Store(format!("claim transaction cancelled: {reasons:?}")))
+        Err(ApiError::Store(format!(
+            "claim transaction cancelled: {reasons:?}"
+        )))
     }
 
     /// Ends a hold and returns its units, in one transaction conditioned on the hold still being
@@ -324,7 +362,8 @@ impl Store {
             .build()
             .map_err(build_error)?;
 
-        let (claim_pk, claim_sk) = keys::claim_record_key(&reservation.shopper, &reservation.drop_id);
+        let (claim_pk, claim_sk) =
+            keys::claim_record_key(&reservation.shopper, &reservation.drop_id);
         let lower_claim = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, s(claim_pk))
@@ -366,7 +405,10 @@ impl Store {
             None => return Ok(ReleaseCommit::Released),
             Some(reasons) => reasons,
         };
-        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
             return Ok(ReleaseCommit::Conflict);
         }
         if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
@@ -375,7 +417,9 @@ impl Store {
         // The hold was held but its counters refused: the ledger is broken somewhere. Refuse
         // loudly rather than make it worse.
         tracing::error!(reservation_id = %reservation.id, ?reasons, "release refused by counters");
-        Err(ApiError::Store(format!("release transaction cancelled: {reasons:?}")))
+        Err(ApiError::Store(format!(
+            "release transaction cancelled: {reasons:?}"
+        )))
     }
 
     async fn get<T: DeserializeOwned>(&self, (pk, sk): Key, consistent: bool) -> Result<Option<T>> {
@@ -398,7 +442,9 @@ impl Store {
                 .set_keys(Some(
                     chunk
                         .iter()
-                        .map(|(pk, sk)| HashMap::from([(keys::PK.into(), s(pk)), (keys::SK.into(), s(sk))]))
+                        .map(|(pk, sk)| {
+                            HashMap::from([(keys::PK.into(), s(pk)), (keys::SK.into(), s(sk))])
+                        })
                         .collect(),
                 ))
                 .consistent_read(consistent)
@@ -414,7 +460,10 @@ impl Store {
                 if let Some(mut responses) = output.responses {
                     found.extend(responses.remove(&self.table).unwrap_or_default());
                 }
-                match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                match output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                {
                     Some(rest) if !rest.keys.is_empty() => {
                         pending = rest;
                         tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
@@ -463,7 +512,13 @@ impl Store {
 
 /// `Ok(None)` when the transaction committed, the per-action reasons when it was cancelled.
 fn cancellation_reasons<R: std::fmt::Debug>(
-    sent: std::result::Result<R, aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    sent: std::result::Result<
+        R,
+        aws_sdk_dynamodb::error::SdkError<
+            TransactWriteItemsError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    >,
 ) -> Result<Option<Vec<CancellationReason>>> {
     match sent {
         Ok(_) => Ok(None),

@@ -32,18 +32,27 @@ pub struct IndexDefinition {
 
 impl TableDefinition {
     pub fn from_template(template: &str) -> std::result::Result<Self, String> {
-        let root: Value = serde_yaml::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
+        let root: Value =
+            serde_yaml::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
         let properties = &root["Resources"][TABLE_RESOURCE]["Properties"];
         if properties.is_null() {
-            return Err(format!("template.yaml has no Resources.{TABLE_RESOURCE}.Properties"));
+            return Err(format!(
+                "template.yaml has no Resources.{TABLE_RESOURCE}.Properties"
+            ));
         }
-        let pairs = |list: &Value, name: &str, value: &str| -> std::result::Result<Vec<(String, String)>, String> {
+        let pairs = |list: &Value,
+                     name: &str,
+                     value: &str|
+         -> std::result::Result<Vec<(String, String)>, String> {
             list.as_sequence()
                 .ok_or_else(|| format!("{name} must be a list"))?
                 .iter()
                 .map(|entry| {
                     let field = |key: &str| {
-                        entry[key].as_str().map(str::to_string).ok_or_else(|| format!("{name}: missing {key}"))
+                        entry[key]
+                            .as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("{name}: missing {key}"))
                     };
                     Ok((field("AttributeName")?, field(value)?))
                 })
@@ -55,7 +64,10 @@ impl TableDefinition {
                 list.iter()
                     .map(|index| {
                         Ok(IndexDefinition {
-                            name: index["IndexName"].as_str().ok_or("IndexName missing")?.to_string(),
+                            name: index["IndexName"]
+                                .as_str()
+                                .ok_or("IndexName missing")?
+                                .to_string(),
                             key_schema: pairs(&index["KeySchema"], "KeySchema", "KeyType")?,
                             projection: index["Projection"]["ProjectionType"]
                                 .as_str()
@@ -69,7 +81,11 @@ impl TableDefinition {
             .unwrap_or_default();
         let ttl = &properties["TimeToLiveSpecification"];
         Ok(Self {
-            attributes: pairs(&properties["AttributeDefinitions"], "AttributeDefinitions", "AttributeType")?,
+            attributes: pairs(
+                &properties["AttributeDefinitions"],
+                "AttributeDefinitions",
+                "AttributeType",
+            )?,
             key_schema: pairs(&properties["KeySchema"], "KeySchema", "KeyType")?,
             indexes,
             ttl_attribute: (ttl["Enabled"].as_bool() == Some(true))

@@ -47,8 +47,13 @@ async fn create_table() -> Result<(), String> {
 async fn seed_demo() -> Result<(), String> {
     let app = App::from_env().await;
     let now = Utc::now();
-    let existing = drops::list_drops(&app, now).await.map_err(|e| e.to_string())?;
-    if let Some(demo) = existing.iter().find(|view| view.drop.name == DEMO_DROP_NAME) {
+    let existing = drops::list_drops(&app, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(demo) = existing
+        .iter()
+        .find(|view| view.drop.name == DEMO_DROP_NAME)
+    {
         println!("demo drop already there: {}", demo.drop.id);
         return Ok(());
     }
@@ -62,18 +67,29 @@ async fn seed_demo() -> Result<(), String> {
         "per_user_limit": 1,
         "hold_seconds": 600,
     });
-    let view = drops::create_drop(&app, body, now).await.map_err(|e| e.to_string())?;
+    let view = drops::create_drop(&app, body, now)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("demo drop created: {}", view.drop.id);
     Ok(())
 }
 
 fn token(args: &[String]) -> Result<(), String> {
-    let user = args.first().filter(|u| !u.starts_with("--")).ok_or_else(usage)?;
+    let user = args
+        .first()
+        .filter(|u| !u.starts_with("--"))
+        .ok_or_else(usage)?;
     let admin = args.iter().any(|a| a == "--admin");
     let secret = std::env::var("BURST_DEV_JWT_SECRET").unwrap_or_else(|_| LOCAL_SECRET.into());
     println!(
         "{}",
-        mint_dev_token(&secret, user, admin, Utc::now().timestamp(), TOKEN_LIFETIME_SECONDS)
+        mint_dev_token(
+            &secret,
+            user,
+            admin,
+            Utc::now().timestamp(),
+            TOKEN_LIFETIME_SECONDS
+        )
     );
     Ok(())
 }

@@ -1,0 +1,43 @@
+# Burst — the two commands a newcomer needs are `make dev` and `make test`.
+SHELL := bash
+export SAM_CLI_TELEMETRY := 0
+.DEFAULT_GOAL := help
+USER ?= alice
+
+.PHONY: help tools dev test token lint bench build deploy
+
+help:
+	@echo "make dev     run Burst locally: DynamoDB Local, all functions on :9000, UI on :8080, demo drop"
+	@echo "make test    every test against DynamoDB Local, then the sample events via cargo lambda invoke"
+	@echo "make token USER=alice [ADMIN=1]   a local dev JWT"
+	@echo "make lint    cargo fmt --check, clippy -D warnings, sam validate --lint"
+	@echo "make bench   the claim benchmark (release build); appends to bench/RESULTS.md"
+	@echo "make build   sam build (cargo lambda, arm64 release binaries)"
+
+tools:
+	@scripts/tools.sh
+
+dev: tools
+	@scripts/dev.sh
+
+test: tools
+	@scripts/test.sh
+
+token:
+	@cargo run --quiet -p burst-dev -- token $(USER) $(if $(ADMIN),--admin)
+
+lint:
+	@scripts/tools.sh --lint
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam validate --lint --region us-east-1
+
+bench: tools
+	@scripts/bench.sh
+
+build:
+	@scripts/tools.sh --lint
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam build --beta-features
+
+deploy: build
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam deploy --guided

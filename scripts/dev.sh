@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# `make dev`: DynamoDB Local + the table + a demo drop + every function behind cargo lambda watch
+# (on API Gateway's paths, at http://127.0.0.1:9000) + the sweeper every 5 s + the web UI at
+# http://127.0.0.1:8080. Ctrl-C stops everything this script started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+API_PORT="${API_PORT:-9000}"
+UI_PORT="${UI_PORT:-8080}"
+SWEEP_EVERY="${SWEEP_EVERY:-5}"
+export BURST_DEV_JWT_SECRET="${BURST_DEV_JWT_SECRET:-burst-local-dev-secret}"
+export RUST_LOG="${RUST_LOG:-info}"
+local_aws_env
+
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  echo; echo "stopping Burst ..."
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all EXIT INT TERM
+
+started=$(start_dynamodb_local)
+[[ -n "$started" ]] && pids+=("$started")
+echo "DynamoDB Local answers on 127.0.0.1:$DYNAMODB_PORT"
+
+cargo build --quiet --workspace --bins
+target/debug/burst-dev create-table
+target/debug/burst-dev seed-demo
+
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" >"$TOOLS/watch.log" 2>&1 &
+pids+=($!)
+wait_for_port "$API_PORT" "cargo lambda watch" 1200
+
+# The schedule EventBridge runs every minute in AWS, faster here so expiry is visible.
+(
+  while sleep "$SWEEP_EVERY"; do
+    cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$API_PORT" sweeper \
+      --data-file events/sweeper-schedule.json >/dev/null 2>>"$TOOLS/sweeper.log" || true
+  done
+) &
+pids+=($!)
+
+# Dev-only sign-in for the UI: tokens for a few demo shoppers and one admin, signed with the
+# local secret. In AWS the UI signs in with the identity provider instead.
+{
+  echo "// Written by scripts/dev.sh for local development; never deployed."
+  echo "window.BURST_CONFIG = {"
+  echo "  api: \"http://127.0.0.1:$API_PORT\","
+  echo "  devTokens: {"
+  for user in alice bob carol; do echo "    \"$user\": \"$(target/debug/burst-dev token "$user")\","; done
+  echo "    \"admin\": \"$(target/debug/burst-dev token admin --admin)\""
+  echo "  }"
+  echo "};"
+} >web/dev-config.js
+python3 -m http.server "$UI_PORT" --bind 127.0.0.1 --directory web >"$TOOLS/ui.log" 2>&1 &
+pids+=($!)
+
+cat <<BANNER
+
+  Burst is running.
+    API  http://127.0.0.1:$API_PORT   (GET /drops, POST /drops/{drop_id}/claims, ...)
+    UI   http://127.0.0.1:$UI_PORT
+    Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
+    Logs: .tools/watch.log, .tools/sweeper.log
+  Ctrl-C stops everything.
+
+BANNER
+wait

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sends the sample events in events/ through `cargo lambda watch` + `cargo lambda invoke`, the
+# way a developer would, and checks each answer. Runs on its own port and its own table.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+PORT="${INVOKE_CHECK_PORT:-9100}"
+export TABLE_NAME="burst-invoke-check-$$"
+export BURST_DEV_JWT_SECRET=""
+local_aws_env
+
+cargo build --quiet --workspace --bins
+target/debug/burst-dev create-table >/dev/null
+target/debug/burst-dev seed-demo >/dev/null
+
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" >"$TOOLS/invoke-check.log" 2>&1 &
+watch_pid=$!
+trap 'pkill -TERM -P $watch_pid 2>/dev/null || true; kill $watch_pid 2>/dev/null || true' EXIT
+wait_for_port "$PORT" "cargo lambda watch" 1200
+
+failures=0
+passed=0
+# check FUNCTION EVENT PYTHON-EXPRESSION: the expression sees `status` and `body` (the
+# function's HTTP answer) or `out` (a non-HTTP function's output).
+check() {
+  local function=$1 event=$2 expectation=$3 output
+  output=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$PORT" "$function" \
+    --data-file "events/$event" 2>&1) || true
+  if python3 - "$output" "$expectation" <<'PY'
+import json, sys
+out = json.loads(sys.argv[1])
+body = json.loads(out["body"]) if isinstance(out, dict) and isinstance(out.get("body"), str) else None
+status = out.get("statusCode") if isinstance(out, dict) else None
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+  then
+    echo "ok    $function < events/$event"
+    passed=$((passed + 1))
+  else
+    echo "FAIL  $function < events/$event: $output"
+    failures=$((failures + 1))
+  fi
+}
+
+check list-drops list-drops.json 'status == 200 and [d["name"] for d in body["drops"]] == ["Aurora Runner — Midnight"] and body["drops"][0]["available"] == 250'
+check get-drop get-drop.json 'status == 404 and body == {"error": {"code": "not_found", "message": "drop not found"}}'
+check create-drop create-drop.json 'status == 201 and body["total_units"] == 250 and body["status"] == "live"'
+check create-drop create-drop-invalid.json 'status == 400 and body["error"]["code"] == "invalid_request" and body["error"]["field"] == "name"'
+check claim claim-anonymous.json 'status == 401 and body["error"]["code"] == "unauthenticated"'
+check claim claim.json 'status == 404 and body["error"]["code"] == "not_found"'
+check get-reservation get-reservation.json 'status == 404'
+check release-reservation release-reservation.json 'status == 404'
+check audit-drop audit-drop.json 'status == 404'
+check sweeper sweeper-schedule.json 'out == {"drops_checked": 2, "holds_expired": 0}'
+
+echo "invoke-check: $passed passed, $failures failed"
+((failures == 0))
