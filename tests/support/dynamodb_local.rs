@@ -34,7 +34,8 @@ fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
 }
 
-fn start_own() -> u16 {
+/// Starts an instance of this process's own on a free port and returns the port.
+pub fn start_own() -> u16 {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free local port")

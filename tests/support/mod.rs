@@ -59,7 +59,15 @@ impl TestEnv {
     }
 
     async fn build(dev_jwt_secret: Option<String>, injector: Option<ConflictInjector>) -> Self {
-        let endpoint = dynamodb_local::endpoint();
+        Self::at(&dynamodb_local::endpoint(), dev_jwt_secret, injector).await
+    }
+
+    /// A fresh table in the DynamoDB Local at `endpoint`.
+    pub async fn at(
+        endpoint: &str,
+        dev_jwt_secret: Option<String>,
+        injector: Option<ConflictInjector>,
+    ) -> Self {
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -259,6 +267,28 @@ pub fn event_with_headers(
     caller: Caller<'_>,
     extra_headers: Value,
 ) -> Request {
+    let event = event_json(
+        method,
+        path,
+        route,
+        path_params,
+        body,
+        caller,
+        extra_headers,
+    );
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+}
+
+/// The raw event JSON, as the Lambda service hands it to a function.
+pub fn event_json(
+    method: &str,
+    path: &str,
+    route: &str,
+    path_params: &[(&str, &str)],
+    body: Option<&str>,
+    caller: Caller<'_>,
+    extra_headers: Value,
+) -> Value {
     let mut headers = json!({ "content-type": "application/json", "host": "api.burst.test" });
     if let (Value::Object(base), Value::Object(extra)) = (&mut headers, extra_headers) {
         base.extend(extra);
@@ -289,7 +319,7 @@ pub fn event_with_headers(
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
@@ -299,8 +329,7 @@ pub fn event_with_headers(
         "pathParameters": params,
         "body": body,
         "isBase64Encoded": false,
-    });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    })
 }
 
 /// Runs `count` calls of `call(i)` truly in parallel: every task is spawned first and released

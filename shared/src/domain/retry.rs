@@ -4,7 +4,6 @@
 //! transaction touches. Retrying at once makes the same transactions collide again; "full
 //! jitter" (a random sleep up to an exponentially growing cap) spreads them out.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
@@ -16,13 +15,6 @@ const MAX_DELAY: Duration = Duration::from_millis(250);
 /// With these delays the attempts span several seconds: far longer than any real conflict lasts,
 /// well inside a Lambda timeout.
 const MAX_ATTEMPTS: u32 = 16;
-
-static CONFLICTS_RETRIED: AtomicU64 = AtomicU64::new(0);
-
-/// How many conflicted transactions this process has retried (reported by the benchmark).
-pub fn conflicts_retried() -> u64 {
-    CONFLICTS_RETRIED.load(Ordering::Relaxed)
-}
 
 #[derive(Debug, Default)]
 pub struct Backoff {
@@ -40,7 +32,7 @@ impl Backoff {
             );
             return Err(ApiError::Busy);
         }
-        CONFLICTS_RETRIED.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(attempt = self.attempts, "transaction conflict; backing off");
         let cap = BASE_DELAY
             .saturating_mul(1 << self.attempts.min(10))
             .min(MAX_DELAY);
