@@ -127,14 +127,18 @@ async function refreshDrops() {
 }
 
 async function refreshHolds() {
-  for (const reservation of Object.values(state.holds)) {
+  // A refresh still running when the identity changes must not write into the new one's holds.
+  const who = state.who;
+  const holds = state.holds;
+  for (const reservation of Object.values(holds)) {
     if (reservation.status !== "held") continue;
     try {
       const fresh = (await api("GET", `/reservations/${reservation.id}`)).reservation;
-      state.holds[fresh.id] = { ...fresh, seenAt: Date.now() };
+      holds[fresh.id] = { ...fresh, seenAt: Date.now() };
     } catch (error) {
-      if (error.code === "not_found") delete state.holds[reservation.id];
+      if (error.code === "not_found") delete holds[reservation.id];
     }
+    if (state.who !== who) return;
   }
   saveHolds();
   renderHolds();
