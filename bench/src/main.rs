@@ -323,6 +323,8 @@ async fn raw_transaction_limit(env: &TestEnv) -> Limit {
                 expires_at,
                 expires_at_ms: expires_at.timestamp_millis(),
                 ended_at: None,
+                checkout_session_id: None,
+                checkout_url: None,
             };
             let sent = Instant::now();
             let outcome = app.store.commit_claim(&reservation, 1, now, 0).await;

@@ -78,7 +78,7 @@ impl Pool {
             event,
             reply,
         };
-        self.sender.send(invocation).ok().expect("pool is running");
+        assert!(self.sender.send(invocation).is_ok(), "the pool is stopped");
         outcome
     }
 
@@ -217,29 +217,30 @@ async fn handle(
     let mut segments = path.rsplit('/');
     let kind = segments.next().unwrap_or("");
     let id = segments.next().unwrap_or("").to_string();
-    if kind == "response" || kind == "error" {
-        if let Some((dispatched, reply)) = in_flight.lock().unwrap().remove(&id) {
-            let duration = dispatched.elapsed();
-            cold_start
-                .lock()
-                .unwrap()
-                .get_or_insert_with(|| spawned_at.elapsed());
-            let text = String::from_utf8_lossy(&body).to_string();
-            let (status, body) = if kind == "response" {
-                let response: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                (
-                    response["statusCode"].as_u64().unwrap_or(0) as u16,
-                    response["body"].as_str().unwrap_or_default().to_string(),
-                )
-            } else {
-                (0, text)
-            };
-            let _ = reply.send(Outcome {
-                status,
-                body,
-                duration,
-            });
-        }
+    let answered = (kind == "response" || kind == "error")
+        .then(|| in_flight.lock().unwrap().remove(&id))
+        .flatten();
+    if let Some((dispatched, reply)) = answered {
+        let duration = dispatched.elapsed();
+        cold_start
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| spawned_at.elapsed());
+        let text = String::from_utf8_lossy(&body).to_string();
+        let (status, body) = if kind == "response" {
+            let response: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            (
+                response["statusCode"].as_u64().unwrap_or(0) as u16,
+                response["body"].as_str().unwrap_or_default().to_string(),
+            )
+        } else {
+            (0, text)
+        };
+        let _ = reply.send(Outcome {
+            status,
+            body,
+            duration,
+        });
     }
     Ok(Response::builder()
         .status(202)

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::identify;
-use crate::domain::{audit, claims, drops, reservations};
+use crate::domain::{audit, checkout, claims, drops, orders, reservations, webhooks};
 use crate::error::ApiError;
 use crate::http::{HandlerResult, json_body, json_response, path_param, public_json_response};
 
@@ -78,4 +78,47 @@ pub async fn audit_drop(app: Arc<App>, request: Request) -> HandlerResult {
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let audit = audit::audit(&app, &drop_id, Utc::now()).await?;
     Ok(json_response(StatusCode::OK, &audit))
+}
+
+/// `POST /reservations/{reservation_id}/checkout`
+pub async fn checkout(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let id = path_param(&request, "reservation_id", "reservation")?;
+    let (session, created) =
+        checkout::start_checkout(&app, &shopper.subject, &id, Utc::now()).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, &session))
+}
+
+/// `POST /webhooks/stripe` — no JWT: Stripe proves itself with the signature.
+pub async fn stripe_webhook(app: Arc<App>, request: Request) -> HandlerResult {
+    let signature = request
+        .headers()
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok());
+    let outcome =
+        webhooks::handle_event(&app, signature, request.body().as_ref(), Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "received": true, "outcome": outcome.as_str() }),
+    ))
+}
+
+/// `GET /orders/{order_id}`
+pub async fn get_order(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let id = path_param(&request, "order_id", "order")?;
+    let order = orders::get_order(&app, &shopper.subject, &id).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "order": order })))
+}
+
+/// `GET /me/orders`
+pub async fn list_orders(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let orders = orders::list_orders(&app, &shopper.subject).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "orders": orders })))
 }

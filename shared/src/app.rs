@@ -2,20 +2,34 @@
 
 use crate::config::Config;
 use crate::domain::sweeper::ExpiryHints;
+use crate::payments::gateway::StripeGateway;
 use crate::store::Store;
 
 pub struct App {
     pub config: Config,
     pub store: Store,
+    /// Stripe, when `STRIPE_SECRET_KEY` is configured.
+    pub payments: Option<StripeGateway>,
     pub expiry_hints: ExpiryHints,
 }
 
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
         let store = Store::new(client, config.table_name.clone());
+        let payments = config
+            .stripe
+            .as_ref()
+            .and_then(|stripe| match StripeGateway::new(stripe) {
+                Ok(gateway) => Some(gateway),
+                Err(error) => {
+                    tracing::error!(%error, "Stripe client could not be built; payments are off");
+                    None
+                }
+            });
         Self {
             config,
             store,
+            payments,
             expiry_hints: ExpiryHints::default(),
         }
     }

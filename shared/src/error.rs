@@ -32,8 +32,16 @@ pub enum ApiError {
     },
     #[error("the reservation is {status}, not held")]
     ReservationNotHeld { status: &'static str },
+    #[error("the hold has expired; claim again if units are left")]
+    ReservationExpired,
     #[error("too many shoppers are claiming this drop at once; retry shortly")]
     Busy,
+    #[error("invalid Stripe signature: {0}")]
+    InvalidSignature(#[from] crate::payments::signature::SignatureError),
+    #[error("payments are not configured")]
+    PaymentsUnavailable,
+    #[error("payment provider error: {0}")]
+    Payment(String),
     #[error("storage failure: {0}")]
     Store(String),
 }
@@ -63,6 +71,10 @@ impl ApiError {
             Self::AlreadyClaimed { .. } => (StatusCode::CONFLICT, "already_claimed"),
             Self::DropNotLive { .. } => (StatusCode::FORBIDDEN, "drop_not_live"),
             Self::ReservationNotHeld { .. } => (StatusCode::CONFLICT, "reservation_not_held"),
+            Self::ReservationExpired => (StatusCode::GONE, "reservation_expired"),
+            Self::InvalidSignature(_) => (StatusCode::BAD_REQUEST, "invalid_signature"),
+            Self::PaymentsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "payments_unavailable"),
+            Self::Payment(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             // 429, not 5xx: contention is the client's cue to retry, never a server fault.
             Self::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -75,8 +87,11 @@ impl ApiError {
         let mut error = Map::new();
         error.insert("code".into(), json!(code));
         let message = match self {
-            // Storage details are for the logs, not for shoppers.
+            // Storage and provider details are for the logs, not for shoppers.
             Self::Store(_) => "internal error".to_string(),
+            Self::Payment(_) => {
+                "the payment provider could not be reached; retry shortly".to_string()
+            }
             other => other.to_string(),
         };
         error.insert("message".into(), json!(message));

@@ -15,7 +15,9 @@ use burst::store::table::TableDefinition;
 use lambda_http::Request;
 use serde_json::{Value, json};
 
+use burst::payments::gateway::StripeConfig;
 pub use faults::ConflictInjector;
+use stripe_emulator::{Emulator, EmulatorConfig};
 
 /// Who makes a request, as the API Gateway JWT authorizer would describe them.
 #[derive(Debug, Clone, Copy)]
@@ -40,11 +42,39 @@ impl Reply {
 pub struct TestEnv {
     pub app: Arc<App>,
     pub client: aws_sdk_dynamodb::Client,
+    /// The local Stripe the app talks to, when the test asked for payments.
+    pub stripe: Option<Emulator>,
 }
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_burst";
 
 impl TestEnv {
     pub async fn new() -> Self {
         Self::build(None, None).await
+    }
+
+    /// With payments, against a fresh Stripe emulator of this test's own.
+    pub async fn with_stripe() -> Self {
+        let emulator = Emulator::new(EmulatorConfig {
+            webhook_url: None,
+            webhook_secret: WEBHOOK_SECRET.into(),
+        });
+        emulator.serve(0).await.expect("start the Stripe emulator");
+        let mut env = Self::build(None, None).await;
+        let mut config = env.app.config.clone();
+        config.stripe = Some(StripeConfig {
+            secret_key: "sk_test_burst".into(),
+            api_base: Some(emulator.base_url()),
+            return_url: "http://shop.test".into(),
+        });
+        config.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+        env.app = Arc::new(App::new(config, env.client.clone()));
+        env.stripe = Some(emulator);
+        env
+    }
+
+    pub fn emulator(&self) -> &Emulator {
+        self.stripe.as_ref().expect("TestEnv::with_stripe")
     }
 
     /// Identity from locally signed HS256 tokens instead of the authorizer's claims.
@@ -86,12 +116,15 @@ impl TestEnv {
             Config {
                 table_name,
                 dev_jwt_secret,
+                stripe: None,
+                stripe_webhook_secret: None,
             },
             client.clone(),
         );
         Self {
             app: Arc::new(app),
             client,
+            stripe: None,
         }
     }
 
@@ -169,6 +202,61 @@ impl TestEnv {
     pub async fn release(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
         let request = reservation_event("DELETE", reservation_id, caller);
         self.call(burst::api::release_reservation, request).await
+    }
+
+    pub async fn checkout(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
+        let request = event(
+            "POST",
+            &format!("/reservations/{reservation_id}/checkout"),
+            "/reservations/{reservation_id}/checkout",
+            &[("reservation_id", reservation_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::checkout, request).await
+    }
+
+    /// Delivers a Stripe event to the webhook, signed now as Stripe signs.
+    pub async fn deliver(&self, stripe_event: &Value) -> Reply {
+        let payload = stripe_event.to_string();
+        let signature = self
+            .emulator()
+            .sign(&payload, chrono::Utc::now().timestamp());
+        self.deliver_raw(&payload, Some(&signature)).await
+    }
+
+    pub async fn deliver_raw(&self, payload: &str, signature: Option<&str>) -> Reply {
+        let headers = match signature {
+            Some(signature) => json!({ "stripe-signature": signature }),
+            None => json!({}),
+        };
+        let request = event_with_headers(
+            "POST",
+            "/webhooks/stripe",
+            "/webhooks/stripe",
+            &[],
+            Some(payload),
+            Caller::Anonymous,
+            headers,
+        );
+        self.call(burst::api::stripe_webhook, request).await
+    }
+
+    pub async fn get_order(&self, caller: Caller<'_>, order_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            &format!("/orders/{order_id}"),
+            "/orders/{order_id}",
+            &[("order_id", order_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::get_order, request).await
+    }
+
+    pub async fn my_orders(&self, caller: Caller<'_>) -> Reply {
+        let request = event("GET", "/me/orders", "/me/orders", &[], None, caller);
+        self.call(burst::api::list_orders, request).await
     }
 
     pub async fn audit_as(&self, caller: Caller<'_>, drop_id: &str) -> Reply {

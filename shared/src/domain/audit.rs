@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::domain::orders::OrderStatus;
 use crate::domain::reservations::ReservationStatus;
 use crate::error::{ApiError, Result};
 
@@ -18,6 +19,9 @@ pub struct Audit {
     pub held: i64,
     /// Units of holds past `expires_at` that no release has returned yet.
     pub expired_pending: i64,
+    /// Units held for a delayed payment Stripe has not settled yet (included in `held`).
+    pub payment_pending: i64,
+    /// Units of paid orders.
     pub sold: i64,
     pub consistent: bool,
     pub problems: Vec<String>,
@@ -34,10 +38,12 @@ pub struct ShardAudit {
     pub sold: i64,
     /// Units the held reservations say they took from this shard.
     pub held_by_reservations: i64,
+    /// Units the paid orders say they took from this shard.
+    pub sold_by_orders: i64,
 }
 
-/// `GET /admin/drops/{drop_id}/audit`: reads the shards (strongly consistent) and every held
-/// reservation, and cross-checks the counters against the reservations themselves.
+/// `GET /admin/drops/{drop_id}/audit`: reads the shards (strongly consistent), every held
+/// reservation and every paid order, and cross-checks the counters against them.
 pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit> {
     let drop = app
         .store
@@ -48,10 +54,15 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
 
     let mut held = 0;
     let mut expired_pending = 0;
+    let mut payment_pending = 0;
+    let mut sold = 0;
     let mut held_per_shard: HashMap<u32, i64> = HashMap::new();
+    let mut sold_per_shard: HashMap<u32, i64> = HashMap::new();
     for shard in 0..drop.shard_count {
-        for hold in app.store.all_holds(&drop.id, shard).await? {
-            if hold.status != ReservationStatus::Held {
+        let holds = app.store.all_holds(&drop.id, shard).await?;
+        let pending = app.store.pending_payments(&drop.id, shard).await?;
+        for hold in holds.iter().chain(&pending) {
+            if !hold.status.holds_units() {
                 continue;
             }
             let units = i64::from(hold.quantity);
@@ -60,8 +71,20 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
             } else {
                 held += units;
             }
+            if hold.status == ReservationStatus::PaymentPending {
+                payment_pending += units;
+            }
             for allocation in &hold.allocations {
                 *held_per_shard.entry(allocation.shard).or_default() += i64::from(allocation.units);
+            }
+        }
+        for order in app.store.sold_orders(&drop.id, shard).await? {
+            if order.status != OrderStatus::Paid {
+                continue;
+            }
+            sold += i64::from(order.quantity);
+            for allocation in &order.allocations {
+                *sold_per_shard.entry(allocation.shard).or_default() += i64::from(allocation.units);
             }
         }
     }
@@ -78,6 +101,7 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
         .iter()
         .map(|shard| {
             let held_by_reservations = held_per_shard.get(&shard.shard).copied().unwrap_or(0);
+            let sold_by_orders = sold_per_shard.get(&shard.shard).copied().unwrap_or(0);
             if shard.available < 0 || shard.held < 0 || shard.sold < 0 {
                 problems.push(format!("shard {} has a negative counter", shard.shard));
             }
@@ -93,6 +117,12 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
                     shard.shard, shard.held, held_by_reservations
                 ));
             }
+            if shard.sold != sold_by_orders {
+                problems.push(format!(
+                    "shard {} counts {} sold, its paid orders {}",
+                    shard.shard, shard.sold, sold_by_orders
+                ));
+            }
             ShardAudit {
                 shard: shard.shard,
                 units: shard.units,
@@ -100,11 +130,11 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
                 held: shard.held,
                 sold: shard.sold,
                 held_by_reservations,
+                sold_by_orders,
             }
         })
         .collect();
     let available: i64 = shards.iter().map(|shard| shard.available).sum();
-    let sold: i64 = shards.iter().map(|shard| shard.sold).sum();
     if available + held + expired_pending + sold != i64::from(drop.total_units) {
         problems.push(format!(
             "available {available} + held {held} + expired_pending {expired_pending} + sold {sold} != total {}",
@@ -120,6 +150,7 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
         available,
         held,
         expired_pending,
+        payment_pending,
         sold,
         consistent: problems.is_empty(),
         problems,

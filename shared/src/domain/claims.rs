@@ -1,10 +1,10 @@
 //! The claim: exactly as many shoppers succeed as there are units, none twice, none over.
 //!
-//! A claim reads the drop's shards (a cheap batch read, no transaction), picks shards with stock
-//! at random so writes spread evenly, and commits one `TransactWriteItems` (see
-//! `Store::commit_claim`). Only when every shard reads empty does it answer `sold_out`, and only
-//! after returning any overdue holds and confirming with a strongly consistent read — so a
-//! sold-out answer costs reads, never a doomed transaction.
+//! A claim reads the drop's shards (one strongly consistent batch read, no transaction), picks
+//! shards with stock at random so writes spread evenly, and commits one `TransactWriteItems`
+//! (see `Store::commit_claim`). Only when every shard reads empty — after any overdue holds were
+//! returned — does it answer `sold_out`: a sold-out answer costs reads, never a doomed
+//! transaction, and never rests on a stale read.
 
 use chrono::Utc;
 use rand::seq::SliceRandom;
@@ -40,25 +40,19 @@ pub async fn claim(
 
     let reservation_id = ids::new_id();
     let mut backoff = Backoff::default();
-    let mut consistent = false;
     let mut swept = false;
     for round in 0..MAX_ROUNDS {
         let now = Utc::now();
         drop.ensure_live(now)?;
-        let shards = app.store.shards(&drop, consistent).await?;
+        let shards = app.store.shards(&drop, true).await?;
         let Some(allocations) = allocate(&shards, quantity) else {
             if !swept {
                 swept = true;
                 let released =
                     sweeper::expire_overdue_holds(app, &drop, &shards, now, HintUse::Trust).await?;
                 if released > 0 {
-                    consistent = true;
                     continue;
                 }
-            }
-            if !consistent {
-                consistent = true;
-                continue;
             }
             return Err(ApiError::SoldOut);
         };
@@ -75,6 +69,8 @@ pub async fn claim(
             expires_at,
             expires_at_ms: expires_at.timestamp_millis(),
             ended_at: None,
+            checkout_session_id: None,
+            checkout_url: None,
         };
         match app
             .store
@@ -93,7 +89,7 @@ pub async fn claim(
                     reservation_id: last_reservation_id,
                 });
             }
-            ClaimCommit::ShardRefused => consistent = true,
+            ClaimCommit::ShardRefused => {}
             ClaimCommit::Conflict => backoff.after_conflict().await?,
         }
     }
@@ -139,7 +135,7 @@ fn quantity_error(per_user_limit: u32) -> ApiError {
 /// Picks shards for `quantity` units: one random shard that has them all when there is one
 /// (random so concurrent claims spread over the shards), else several; `None` when the drop as
 /// read does not have `quantity` units left.
-fn allocate(shards: &[Shard], quantity: u32) -> Option<Vec<Allocation>> {
+pub(crate) fn allocate(shards: &[Shard], quantity: u32) -> Option<Vec<Allocation>> {
     let mut stocked: Vec<&Shard> = shards.iter().filter(|shard| shard.available > 0).collect();
     stocked.shuffle(&mut rand::rng());
     let wanted = i64::from(quantity);

@@ -1,11 +1,14 @@
 //! The domain: what Burst does, independent of HTTP. Each route's handler calls one function here.
 
 pub mod audit;
+pub mod checkout;
 pub mod claims;
 pub mod drops;
+pub mod orders;
 pub mod reservations;
 pub mod retry;
 pub mod sweeper;
+pub mod webhooks;
 
 pub mod ids {
     /// Opaque ids: 32 lower-case hex characters, never containing the key separator `#`.

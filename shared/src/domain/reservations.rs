@@ -10,12 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::domain::retry::Backoff;
 use crate::error::{ApiError, Result};
-use crate::store::{ReleaseCommit, ReleaseGuard};
+use crate::payments::gateway::SessionEnd;
+use crate::store::{Commit, ReleaseGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReservationStatus {
     Held,
+    /// Checkout completed with a delayed payment method: the units stay held, past the window,
+    /// until Stripe says the payment succeeded or failed.
+    PaymentPending,
+    Paid,
     Expired,
     Released,
 }
@@ -24,9 +29,16 @@ impl ReservationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Held => "held",
+            Self::PaymentPending => "payment_pending",
+            Self::Paid => "paid",
             Self::Expired => "expired",
             Self::Released => "released",
         }
+    }
+
+    /// The units are still taken from the shards' `held` counters.
+    pub fn holds_units(self) -> bool {
+        matches!(self, Self::Held | Self::PaymentPending)
     }
 }
 
@@ -50,6 +62,11 @@ pub struct Reservation {
     pub expires_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
+    /// The Stripe Checkout Session paying for this hold, once one was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 /// What a shopper sees of a reservation.
@@ -130,43 +147,92 @@ pub async fn release_by_owner(
     now: DateTime<Utc>,
 ) -> Result<ReservationView> {
     let reservation = owned_reservation(app, shopper, reservation_id).await?;
-    let (status, guard) = if reservation.is_overdue(now) {
-        (ReservationStatus::Expired, ReleaseGuard::Overdue)
-    } else {
-        (ReservationStatus::Released, ReleaseGuard::Owner)
-    };
-    end_hold(app, &reservation, status, guard, now).await?;
+    match reservation.status {
+        ReservationStatus::Paid | ReservationStatus::PaymentPending => {
+            return Err(ApiError::ReservationNotHeld {
+                status: reservation.status.as_str(),
+            });
+        }
+        ReservationStatus::Held => {
+            let (status, guard) = if reservation.is_overdue(now) {
+                (ReservationStatus::Expired, ReleaseGuard::Overdue)
+            } else {
+                (ReservationStatus::Released, ReleaseGuard::Anytime)
+            };
+            if end_hold(app, &reservation, status, guard, now).await? == HoldEnd::PaymentInFlight {
+                return Err(ApiError::ReservationNotHeld { status: "paying" });
+            }
+        }
+        ReservationStatus::Expired | ReservationStatus::Released => {}
+    }
     Ok(owned_reservation(app, shopper, reservation_id)
         .await?
         .view(now))
 }
 
-/// Ends a hold with `status`, retrying conflicts. `true` when this call returned the units,
-/// `false` when the hold had already ended (nothing written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldEnd {
+    /// This call returned the units.
+    Released,
+    /// The hold had already ended; nothing was written.
+    AlreadyEnded,
+    /// The shopper completed Stripe Checkout first: the webhook settles it, not us.
+    PaymentInFlight,
+}
+
+/// Ends a held reservation. A hold with a Checkout Session is first closed at Stripe, so that
+/// nobody can pay for units that are going back; if the shopper already completed checkout the
+/// hold is left for the webhook.
 pub async fn end_hold(
     app: &App,
     reservation: &Reservation,
-    status: ReservationStatus,
+    to: ReservationStatus,
+    guard: ReleaseGuard,
+    now: DateTime<Utc>,
+) -> Result<HoldEnd> {
+    if reservation.status != ReservationStatus::Held {
+        return Ok(HoldEnd::AlreadyEnded);
+    }
+    if let Some(session_id) = &reservation.checkout_session_id {
+        let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
+        if gateway.end_checkout(session_id).await? == SessionEnd::Completed {
+            tracing::info!(reservation_id = %reservation.id, session_id, "checkout completed; hold left for the webhook");
+            return Ok(HoldEnd::PaymentInFlight);
+        }
+    }
+    let released = return_units(app, reservation, ReservationStatus::Held, to, guard, now).await?;
+    Ok(if released {
+        HoldEnd::Released
+    } else {
+        HoldEnd::AlreadyEnded
+    })
+}
+
+/// Moves a reservation from `from` to `to` and its units back to `available`, retrying
+/// conflicts. `true` when this call returned the units, `false` when the reservation had
+/// already left `from` (nothing written).
+pub async fn return_units(
+    app: &App,
+    reservation: &Reservation,
+    from: ReservationStatus,
+    to: ReservationStatus,
     guard: ReleaseGuard,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    if reservation.status != ReservationStatus::Held {
-        return Ok(false);
-    }
     let mut backoff = Backoff::default();
     loop {
         match app
             .store
-            .commit_release(reservation, status, guard, now)
+            .commit_release(reservation, from, to, guard, now)
             .await?
         {
-            ReleaseCommit::Released => {
+            Commit::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %reservation.drop_id,
-                    status = status.as_str(), units = reservation.quantity, "hold ended");
+                    from = from.as_str(), to = to.as_str(), units = reservation.quantity, "units returned");
                 return Ok(true);
             }
-            ReleaseCommit::NotHeld => return Ok(false),
-            ReleaseCommit::Conflict => backoff.after_conflict().await?,
+            Commit::Conflict => backoff.after_conflict().await?,
+            _ => return Ok(false),
         }
     }
 }

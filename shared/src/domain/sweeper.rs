@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::domain::drops::{Drop, Shard};
-use crate::domain::reservations::{ReservationStatus, end_hold};
+use crate::domain::reservations::{HoldEnd, ReservationStatus, end_hold};
 use crate::error::Result;
 use crate::store::ReleaseGuard;
 
@@ -104,16 +104,22 @@ pub async fn expire_overdue_holds(
                     reached_live = true;
                     break;
                 }
-                if end_hold(
+                match end_hold(
                     app,
                     &hold,
                     ReservationStatus::Expired,
                     ReleaseGuard::Overdue,
                     now,
                 )
-                .await?
+                .await
                 {
-                    released += 1;
+                    Ok(HoldEnd::Released) => released += 1,
+                    Ok(_) => {}
+                    // One hold whose checkout Stripe could not close must not stop the others;
+                    // the next sweep tries it again.
+                    Err(error) => {
+                        tracing::warn!(reservation_id = %hold.id, %error, "could not end overdue hold")
+                    }
                 }
             }
             if reached_live || !full {

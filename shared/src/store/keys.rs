@@ -41,7 +41,46 @@ pub fn reservation_key(reservation_id: &str) -> Key {
 }
 
 pub fn claim_record_key(shopper: &str, drop_id: &str) -> Key {
-    (format!("USER#{shopper}"), format!("CLAIM#{drop_id}"))
+    (user_partition(shopper), format!("CLAIM#{drop_id}"))
+}
+
+/// A shopper's orders live in their own partition: `GET /me/orders` is one query, and
+/// `GET /orders/{id}` is one read that cannot reach anybody else's order.
+pub fn order_key(shopper: &str, order_id: &str) -> Key {
+    (user_partition(shopper), format!("{ORDER_PREFIX}{order_id}"))
+}
+
+pub fn user_partition(shopper: &str) -> String {
+    format!("USER#{shopper}")
+}
+
+pub const ORDER_PREFIX: &str = "ORDER#";
+
+/// GSI1 entry of a paid order, partitioned like the shards (the audit reads them per shard).
+pub fn sold_index_key(drop_id: &str, shard: u32, order_id: &str) -> Key {
+    (sold_index_partition(drop_id, shard), order_id.to_string())
+}
+
+pub fn sold_index_partition(drop_id: &str, shard: u32) -> String {
+    format!("SOLD#{drop_id}#{shard:02}")
+}
+
+/// GSI1 entry of a reservation whose delayed payment is pending: out of the expiry index (no
+/// sweeper may release it) but still found by the audit, since its units are still held.
+pub fn pending_index_key(drop_id: &str, shard: u32, reservation_id: &str) -> Key {
+    (
+        pending_index_partition(drop_id, shard),
+        reservation_id.to_string(),
+    )
+}
+
+pub fn pending_index_partition(drop_id: &str, shard: u32) -> String {
+    format!("PENDING#{drop_id}#{shard:02}")
+}
+
+/// One item per Stripe event processed: the webhook's deduplication.
+pub fn stripe_event_key(event_id: &str) -> Key {
+    (format!("STRIPE_EVENT#{event_id}"), "EVENT".into())
 }
 
 /// GSI1 entry of a reservation while it is held: a sparse index (the attributes are removed when

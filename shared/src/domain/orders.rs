@@ -1,0 +1,115 @@
+//! Orders: what a shopper paid for. One per reservation (the order's id is the reservation's),
+//! written in the same transaction that turns the hold into a sale.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::domain::reservations::Allocation;
+use crate::error::{ApiError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Paid, and the units are the shopper's.
+    Paid,
+    /// Checkout completed with a delayed payment method; the units stay held meanwhile.
+    PaymentPending,
+    /// The delayed payment failed; the units went back.
+    PaymentFailed,
+    /// Money came in that could not buy a unit (sold out by then, wrong amount, over the
+    /// limit); it was refunded in full.
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::PaymentPending => "payment_pending",
+            Self::PaymentFailed => "payment_failed",
+            Self::Refunded => "refunded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub drop_id: String,
+    pub shopper: String,
+    pub quantity: u32,
+    /// What Stripe collected, in minor units.
+    pub amount: i64,
+    pub currency: String,
+    pub status: OrderStatus,
+    pub checkout_session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<String>,
+    /// The shards the sold units came from (empty unless paid).
+    #[serde(default)]
+    pub allocations: Vec<Allocation>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<String>,
+}
+
+/// What a shopper sees of an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub id: String,
+    pub drop_id: String,
+    pub quantity: u32,
+    pub amount: i64,
+    pub currency: String,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<String>,
+}
+
+impl Order {
+    pub fn view(&self) -> OrderView {
+        OrderView {
+            id: self.id.clone(),
+            drop_id: self.drop_id.clone(),
+            quantity: self.quantity,
+            amount: self.amount,
+            currency: self.currency.clone(),
+            status: self.status,
+            created_at: self.created_at,
+            paid_at: self.paid_at,
+            refunded_at: self.refunded_at,
+            refund_reason: self.refund_reason.clone(),
+        }
+    }
+}
+
+/// `GET /orders/{id}`: the shopper's own order; anybody else's does not exist for them.
+pub async fn get_order(app: &App, shopper: &str, order_id: &str) -> Result<OrderView> {
+    app.store
+        .order(shopper, order_id)
+        .await?
+        .map(|order| order.view())
+        .ok_or(ApiError::NotFound("order"))
+}
+
+/// `GET /me/orders`: newest first.
+pub async fn list_orders(app: &App, shopper: &str) -> Result<Vec<OrderView>> {
+    let mut orders: Vec<OrderView> = app
+        .store
+        .orders(shopper)
+        .await?
+        .iter()
+        .map(Order::view)
+        .collect();
+    orders.sort_by_key(|order| std::cmp::Reverse(order.created_at));
+    Ok(orders)
+}
