@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `make dev`: DynamoDB Local + the table + a demo drop + every function behind cargo lambda watch
-# (on API Gateway's paths, at http://127.0.0.1:9000) + the sweeper every 5 s + the web UI at
-# http://127.0.0.1:8080. Ctrl-C stops everything this script started.
+# (on API Gateway's paths, at http://127.0.0.1:9000) + the sweeper every 5 s + the local Stripe
+# emulator (http://127.0.0.1:12111) + the web UI at http://127.0.0.1:8080. Ctrl-C stops
+# everything this script started.
+#
+# With real Stripe test keys instead of the emulator:
+#   STRIPE_SECRET_KEY=sk_test_... STRIPE_WEBHOOK_SECRET=whsec_... (from `stripe listen`) make dev
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -9,7 +13,18 @@ cd "$ROOT"
 API_PORT="${API_PORT:-9000}"
 UI_PORT="${UI_PORT:-8080}"
 SWEEP_EVERY="${SWEEP_EVERY:-5}"
+STRIPE_EMULATOR_PORT="${STRIPE_EMULATOR_PORT:-12111}"
 export BURST_DEV_JWT_SECRET="${BURST_DEV_JWT_SECRET:-burst-local-dev-secret}"
+export CHECKOUT_RETURN_URL="${CHECKOUT_RETURN_URL:-http://127.0.0.1:$UI_PORT}"
+if [[ -z "${STRIPE_SECRET_KEY:-}" ]]; then
+  use_emulator=1
+  export STRIPE_SECRET_KEY=sk_test_burst_local
+  export STRIPE_API_BASE="http://127.0.0.1:$STRIPE_EMULATOR_PORT"
+  export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_burst_local}"
+else
+  use_emulator=0
+  : "${STRIPE_WEBHOOK_SECRET:?with real Stripe keys, set STRIPE_WEBHOOK_SECRET to what 'stripe listen' prints}"
+fi
 export RUST_LOG="${RUST_LOG:-info}"
 local_aws_env
 
@@ -33,6 +48,14 @@ target/debug/burst-dev seed-demo
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" >"$TOOLS/watch.log" 2>&1 &
 pids+=($!)
 wait_for_port "$API_PORT" "cargo lambda watch" 1200
+
+if ((use_emulator)); then
+  STRIPE_EMULATOR_PORT="$STRIPE_EMULATOR_PORT" \
+    STRIPE_WEBHOOK_URL="http://127.0.0.1:$API_PORT/webhooks/stripe" \
+    target/debug/stripe-emulator >"$TOOLS/stripe-emulator.log" 2>&1 &
+  pids+=($!)
+  wait_for_port "$STRIPE_EMULATOR_PORT" "the Stripe emulator"
+fi
 
 # The schedule EventBridge runs every minute in AWS, faster here so expiry is visible.
 (
@@ -63,8 +86,9 @@ cat <<BANNER
   Burst is running.
     API  http://127.0.0.1:$API_PORT   (GET /drops, POST /drops/{drop_id}/claims, ...)
     UI   http://127.0.0.1:$UI_PORT
+    Stripe $( ((use_emulator)) && echo "emulator http://127.0.0.1:$STRIPE_EMULATOR_PORT (webhook secret $STRIPE_WEBHOOK_SECRET)" || echo "your test account; run: stripe listen --forward-to 127.0.0.1:$API_PORT/webhooks/stripe")
     Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
-    Logs: .tools/watch.log, .tools/sweeper.log
+    Logs: .tools/watch.log, .tools/sweeper.log, .tools/stripe-emulator.log
   Ctrl-C stops everything.
 
 BANNER

@@ -7,7 +7,7 @@ const API = (config.api || "").replace(/\/$/, "");
 const tokens = config.devTokens || {};
 const POLL_MS = 2000;
 
-const state = { who: localStorage.getItem("burst.who") || Object.keys(tokens)[0] || "", drops: [], holds: {} };
+const state = { who: localStorage.getItem("burst.who") || Object.keys(tokens)[0] || "", drops: [], holds: {}, orders: [] };
 
 const $ = (selector) => document.querySelector(selector);
 const h = (tag, attrs = {}, ...children) => {
@@ -75,7 +75,11 @@ function renderDrops() {
     const percent = drop.total_units ? (drop.available / drop.total_units) * 100 : 0;
     const startsIn = (new Date(drop.starts_at) - Date.now()) / 1000;
     const held = Object.values(state.holds).find((r) => r.drop_id === drop.id && r.status === "held");
-    const label = drop.status === "upcoming" ? `Opens in ${countdown(startsIn)}`
+    const bought = state.orders
+      .filter((o) => o.drop_id === drop.id && (o.status === "paid" || o.status === "payment_pending"))
+      .reduce((units, o) => units + o.quantity, 0);
+    const limitReached = bought >= drop.per_user_limit;
+    const label = limitReached ? "Yours" : drop.status === "upcoming" ? `Opens in ${countdown(startsIn)}`
       : drop.status === "sold_out" ? "Sold out" : drop.status === "ended" ? "Ended"
       : held ? "You hold one" : "Claim";
     return h("article", { class: "card drop" },
@@ -91,7 +95,7 @@ function renderDrops() {
           h("span", {}, `${drop.held} held · ${drop.sold} sold`))),
       h("button", {
         class: "btn primary",
-        disabled: drop.status !== "live" || Boolean(held) || !tokens[state.who],
+        disabled: drop.status !== "live" || Boolean(held) || limitReached || !tokens[state.who],
         onclick: () => claim(drop),
       }, label),
       state.who === "admin" ? h("button", { class: "btn ghost", style: "margin-top:8px;width:100%", onclick: () => audit(drop) }, "Audit") : "",
@@ -108,11 +112,16 @@ function renderHolds() {
     const live = reservation.status === "held" && left > 0;
     return h("div", { class: `card hold ${live ? "held" : reservation.status}` },
       h("div", {},
-        h("strong", {}, live ? `Held for you: ${drop ? drop.name : reservation.drop_id}` : `Hold ${reservation.status}`),
+        h("strong", {}, live ? `Held for you: ${drop ? drop.name : reservation.drop_id}`
+          : reservation.status === "paid" ? `Yours: ${drop ? drop.name : reservation.drop_id}` : `Hold ${reservation.status.replace("_", " ")}`),
         h("small", {}, live ? `${reservation.quantity} unit(s) · pay before the timer ends or it returns to the pool`
+          : reservation.status === "paid" ? "Paid — see My orders." 
+          : reservation.status === "payment_pending" ? "Payment pending — your unit stays reserved until it settles."
           : "The unit went back to the pool.")),
-      h("div", { class: "timer" }, live ? countdown(left) : "00:00"),
-      live ? h("button", { class: "btn ghost", onclick: () => release(reservation) }, "Release") : "",
+      h("div", { class: "timer" }, live ? countdown(left) : reservation.status === "paid" ? "PAID" : "00:00"),
+      live ? h("div", { class: "actions" },
+        h("button", { class: "btn pay", onclick: () => pay(reservation) }, "Pay now"),
+        h("button", { class: "btn ghost", onclick: () => release(reservation) }, "Release")) : "",
     );
   }));
 }
@@ -131,7 +140,7 @@ async function refreshHolds() {
   const who = state.who;
   const holds = state.holds;
   for (const reservation of Object.values(holds)) {
-    if (reservation.status !== "held") continue;
+    if (reservation.status !== "held" && reservation.status !== "payment_pending") continue;
     try {
       const fresh = (await api("GET", `/reservations/${reservation.id}`)).reservation;
       holds[fresh.id] = { ...fresh, seenAt: Date.now() };
@@ -159,6 +168,51 @@ async function claim(drop) {
   }
   await refreshDrops();
   renderHolds();
+}
+
+async function pay(reservation) {
+  try {
+    const { checkout_url } = await api("POST", `/reservations/${reservation.id}/checkout`);
+    window.location.assign(checkout_url);
+  } catch (error) {
+    toast(error.message, "error");
+  }
+}
+
+async function refreshOrders() {
+  if (!tokens[state.who]) return;
+  try {
+    const { orders } = await api("GET", "/me/orders");
+    state.orders = orders;
+    renderDrops();
+    $("#orders-section").hidden = orders.length === 0;
+    $("#orders").replaceChildren(...orders.map((order) => {
+      const drop = state.drops.find((d) => d.id === order.drop_id);
+      return h("div", { class: "card order" },
+        h("div", {},
+          h("strong", {}, drop ? drop.name : order.drop_id),
+          h("div", { class: "muted" }, `${order.quantity} × · ${money({ amount: order.amount, currency: order.currency })}`
+            + (order.refund_reason ? ` · refunded (${order.refund_reason.replace("_", " ")})` : ""))),
+        h("span", { class: `status ${order.status}` }, order.status.replace("_", " ")));
+    }));
+  } catch (error) {
+    toast(error.message, "error");
+  }
+}
+
+// Back from Stripe Checkout: the webhook settles the payment; follow the hold until it does.
+function returnFromCheckout() {
+  const params = new URLSearchParams(window.location.search);
+  const id = params.get("reservation");
+  if (!id) return;
+  history.replaceState(null, "", window.location.pathname);
+  if (params.get("checkout") === "success") {
+    toast("Payment received — confirming your order…");
+    state.holds[id] = { ...(state.holds[id] || {}), id, status: "held", seenAt: Date.now(),
+      expires_at: state.holds[id]?.expires_at || new Date(Date.now() + 60000).toISOString() };
+  } else {
+    toast("Checkout cancelled. Your hold stays until its timer ends.");
+  }
 }
 
 async function release(reservation) {
@@ -218,14 +272,18 @@ $("#who").addEventListener("change", (event) => {
   state.who = event.target.value;
   localStorage.setItem("burst.who", state.who);
   state.holds = loadHolds();
+  state.orders = [];
   renderIdentity();
   renderDrops();
   refreshHolds();
+  refreshOrders();
 });
 
 state.holds = loadHolds();
+returnFromCheckout();
 renderIdentity();
-refreshDrops().then(refreshHolds);
+refreshDrops().then(refreshHolds).then(refreshOrders);
+setInterval(refreshOrders, 5000);
 setInterval(refreshDrops, POLL_MS);
 setInterval(refreshHolds, 5000);
 setInterval(() => { renderHolds(); if (state.drops.some((d) => d.status === "upcoming")) renderDrops(); }, 1000);
