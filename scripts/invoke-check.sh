@@ -8,6 +8,8 @@ cd "$ROOT"
 PORT="${INVOKE_CHECK_PORT:-9100}"
 export TABLE_NAME="burst-invoke-check-$$"
 export BURST_DEV_JWT_SECRET=""
+# Payments configured but unreachable: these checks never get as far as calling Stripe.
+export STRIPE_SECRET_KEY=sk_test_invoke_check STRIPE_API_BASE=http://127.0.0.1:9 STRIPE_WEBHOOK_SECRET=whsec_invoke_check
 local_aws_env
 
 cargo build --quiet --workspace --bins
@@ -52,6 +54,10 @@ check claim claim.json 'status == 404 and body["error"]["code"] == "not_found"'
 check get-reservation get-reservation.json 'status == 404'
 check release-reservation release-reservation.json 'status == 404'
 check audit-drop audit-drop.json 'status == 404'
+check checkout checkout.json 'status == 404 and body["error"]["code"] == "not_found"'
+check get-order get-order.json 'status == 404 and body["error"]["code"] == "not_found"'
+check list-orders list-orders.json 'status == 200 and body == {"orders": []}'
+check stripe-webhook stripe-webhook-unsigned.json 'status == 400 and body["error"]["code"] == "invalid_signature"'
 check sweeper sweeper-schedule.json 'out == {"drops_checked": 2, "holds_expired": 0}'
 
 echo "invoke-check: $passed passed, $failures failed"
