@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burst::domain::drops::{Drop, parse_new_drop};
-use burst::domain::reservations::{Allocation, Reservation, ReservationStatus};
+use burst::domain::reservations::{Allocation, Reservation};
 use burst::store::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
@@ -308,24 +308,13 @@ async fn raw_transaction_limit(env: &TestEnv) -> Limit {
         let drop = drop.clone();
         async move {
             let now = Utc::now();
-            let expires_at = now + chrono::Duration::seconds(600);
-            let reservation = Reservation {
-                id: burst::domain::ids::new_id(),
-                drop_id: drop.id.clone(),
-                shopper: format!("limit-{i}"),
-                quantity: 1,
-                allocations: vec![Allocation {
-                    shard: i as u32 % drop.shard_count,
-                    units: 1,
-                }],
-                status: ReservationStatus::Held,
-                created_at: now,
-                expires_at,
-                expires_at_ms: expires_at.timestamp_millis(),
-                ended_at: None,
-                checkout_session_id: None,
-                checkout_url: None,
+            let allocation = Allocation {
+                shard: i as u32 % drop.shard_count,
+                units: 1,
             };
+            let id = burst::domain::ids::new_id();
+            let reservation =
+                Reservation::new_hold(id, &drop, &format!("limit-{i}"), 1, vec![allocation], now);
             let sent = Instant::now();
             let outcome = app.store.commit_claim(&reservation, 1, now, 0).await;
             assert!(matches!(outcome, Ok(ClaimCommit::Committed)), "{outcome:?}");

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::domain::drops::Shard;
 use crate::domain::ids;
-use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, ReservationView};
+use crate::domain::reservations::{Allocation, Reservation, ReservationView};
 use crate::domain::retry::Backoff;
 use crate::domain::sweeper::{self, HintUse};
 use crate::error::{ApiError, Result};
@@ -57,21 +57,14 @@ pub async fn claim(
             return Err(ApiError::SoldOut);
         };
 
-        let expires_at = now + chrono::Duration::seconds(i64::from(drop.hold_seconds));
-        let reservation = Reservation {
-            id: reservation_id.clone(),
-            drop_id: drop.id.clone(),
-            shopper: shopper.to_string(),
+        let reservation = Reservation::new_hold(
+            reservation_id.clone(),
+            &drop,
+            shopper,
             quantity,
             allocations,
-            status: ReservationStatus::Held,
-            created_at: now,
-            expires_at,
-            expires_at_ms: expires_at.timestamp_millis(),
-            ended_at: None,
-            checkout_session_id: None,
-            checkout_url: None,
-        };
+            now,
+        );
         match app
             .store
             .commit_claim(&reservation, drop.per_user_limit, now, round)

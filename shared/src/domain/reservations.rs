@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::domain::drops::Drop;
 use crate::domain::retry::Backoff;
 use crate::error::{ApiError, Result};
 use crate::payments::gateway::SessionEnd;
@@ -82,6 +83,32 @@ pub struct ReservationView {
 }
 
 impl Reservation {
+    /// A new hold of `quantity` units from `allocations`, for the drop's hold window from `now`.
+    pub fn new_hold(
+        id: String,
+        drop: &Drop,
+        shopper: &str,
+        quantity: u32,
+        allocations: Vec<Allocation>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let expires_at = now + chrono::Duration::seconds(i64::from(drop.hold_seconds));
+        Self {
+            id,
+            drop_id: drop.id.clone(),
+            shopper: shopper.to_string(),
+            quantity,
+            allocations,
+            status: ReservationStatus::Held,
+            created_at: now,
+            expires_at,
+            expires_at_ms: expires_at.timestamp_millis(),
+            ended_at: None,
+            checkout_session_id: None,
+            checkout_url: None,
+        }
+    }
+
     /// Past its expiry a hold is over, whether or not anything has written that down yet.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status == ReservationStatus::Held && now.timestamp_millis() >= self.expires_at_ms

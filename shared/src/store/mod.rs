@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -191,25 +194,18 @@ impl Store {
     }
 
     pub async fn orders(&self, shopper: &str) -> Result<Vec<Order>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(keys::user_partition(shopper)))
-                .expression_attribute_values(":prefix", s(keys::ORDER_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return items.into_iter().map(decode).collect();
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user_partition(shopper)))
+            .expression_attribute_values(":prefix", s(keys::ORDER_PREFIX));
+        self.query_all(query)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// Reservations whose delayed payment is pending, filed under one shard.
@@ -257,17 +253,8 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
-        }
+        // Already recorded by a concurrent delivery: just as good.
+        condition_met(written).map(|_| ())
     }
 
     async fn get<T: DeserializeOwned>(&self, (pk, sk): Key, consistent: bool) -> Result<Option<T>> {
@@ -325,20 +312,23 @@ impl Store {
 
     /// Every item of one GSI1 partition, in sort-key order.
     async fn query_index_partition(&self, partition: String) -> Result<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_values(":pk", s(&partition));
+        self.query_all(query).await
+    }
+
+    /// Every page of a query.
+    async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI1_PK)
-                .expression_attribute_values(":pk", s(&partition))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
+            let output = query.clone().set_exclusive_start_key(start).send().await?;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -365,6 +355,25 @@ pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
 
 pub(crate) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// `Ok(false)` when a conditional write's condition failed (so nothing was written).
+pub(crate) fn condition_met<O, E>(
+    sent: std::result::Result<O, SdkError<E, HttpResponse>>,
+) -> Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> ApiError {

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Item, RETENTION_SECONDS, Store, build_error, encode, keys, n, s};
+use super::{Item, RETENTION_SECONDS, Store, build_error, condition_met, encode, keys, n, s};
 use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
 use crate::error::{ApiError, Result};
@@ -448,17 +448,7 @@ impl Store {
             .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        condition_met(written)
     }
 
     /// Stores the Checkout Session on a held reservation that has none yet: `false` when the
@@ -484,17 +474,7 @@ impl Store {
             .expression_attribute_values(":held", s(ReservationStatus::Held.as_str()))
             .send()
             .await;
-        match saved {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        condition_met(saved)
     }
 
     async fn transact(
