@@ -222,3 +222,25 @@ async fn the_audit_is_for_admins() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_lapsed_hold_does_not_block_its_shopper_before_any_sweep() {
+    let env = TestEnv::new().await;
+    let drop_id = id(&env
+        .create_drop(drop_body(5, json!({ "hold_seconds": 1 })))
+        .await);
+    let first = hold(&env, "ann", &drop_id).await;
+    let refused = env.claim(Caller::Shopper("ann"), &drop_id, None).await;
+    assert_eq!(refused.error_code(), "already_claimed");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // No sweeper has run: the claim returns the lapsed hold itself and takes a new one.
+    let second = hold(&env, "ann", &drop_id).await;
+    assert_ne!(first, second);
+    let lapsed = env.get_reservation(Caller::Shopper("ann"), &first).await;
+    assert_eq!(lapsed.body["reservation"]["status"], "expired");
+    let audit = assert_consistent(&env, &drop_id).await;
+    assert_eq!(
+        (audit["held"].clone(), audit["available"].clone()),
+        (json!(1), json!(4))
+    );
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::reservations::{ReservationStatus, return_units};
+use burst::domain::reservations::{HoldEnd, ReservationStatus, end_hold, return_units};
 use burst::domain::sweeper::sweep;
 use burst::store::ReleaseGuard;
 use burst_tests::{Caller, TestEnv, assert_consistent, drop_body};
@@ -566,5 +566,46 @@ async fn a_failed_delayed_payment_returns_the_units() {
             .await
             .status,
         201
+    );
+}
+
+#[tokio::test]
+async fn a_release_from_a_stale_snapshot_still_closes_the_checkout() {
+    let env = TestEnv::with_stripe().await;
+    let drop = env
+        .create_drop(drop_body(2, json!({ "hold_seconds": 1 })))
+        .await;
+    let claim = env
+        .claim(Caller::Shopper("ann"), drop["id"].as_str().unwrap(), None)
+        .await;
+    let id = claim.body["reservation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What a sweeper read from the hold index before the shopper started checkout.
+    let snapshot = env.app.store.reservation(&id).await.unwrap().unwrap();
+    let checkout = env.checkout(Caller::Shopper("ann"), &id).await;
+    let session_id = checkout.body["session_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let ended = end_hold(
+        &env.app,
+        &snapshot,
+        ReservationStatus::Expired,
+        ReleaseGuard::Overdue,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended, HoldEnd::Released);
+    assert_eq!(
+        env.emulator().session(&session_id).unwrap()["status"],
+        "expired",
+        "nobody can pay for it now"
+    );
+    assert_eq!(reservation_status(&env, "ann", &id).await, "expired");
+    assert_eq!(
+        assert_consistent(&env, drop["id"].as_str().unwrap()).await["available"],
+        2
     );
 }

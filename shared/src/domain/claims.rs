@@ -13,11 +13,13 @@ use serde_json::Value;
 use crate::app::App;
 use crate::domain::drops::Shard;
 use crate::domain::ids;
-use crate::domain::reservations::{Allocation, Reservation, ReservationView};
+use crate::domain::reservations::{
+    Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
+};
 use crate::domain::retry::Backoff;
 use crate::domain::sweeper::{self, HintUse};
 use crate::error::{ApiError, Result};
-use crate::store::ClaimCommit;
+use crate::store::{ClaimCommit, ReleaseGuard};
 
 /// A shard refusing means another claim took its units between our read and our write: progress
 /// for the drop as a whole. The cap only guards against a bug turning that into a spin.
@@ -41,6 +43,7 @@ pub async fn claim(
     let reservation_id = ids::new_id();
     let mut backoff = Backoff::default();
     let mut swept = false;
+    let mut lapsed_returned = false;
     for round in 0..MAX_ROUNDS {
         let now = Utc::now();
         drop.ensure_live(now)?;
@@ -78,6 +81,25 @@ pub async fn claim(
             ClaimCommit::LimitReached {
                 last_reservation_id,
             } => {
+                // A hold past its window no longer counts, swept or not: return it and retry.
+                if !lapsed_returned
+                    && let Some(id) = &last_reservation_id
+                    && let Some(previous) = app.store.reservation(id).await?
+                    && previous.is_overdue(now)
+                {
+                    lapsed_returned = true;
+                    let ended = end_hold(
+                        app,
+                        &previous,
+                        ReservationStatus::Expired,
+                        ReleaseGuard::Overdue,
+                        now,
+                    )
+                    .await?;
+                    if ended == HoldEnd::Released {
+                        continue;
+                    }
+                }
                 return Err(ApiError::AlreadyClaimed {
                     reservation_id: last_reservation_id,
                 });

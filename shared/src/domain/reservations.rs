@@ -217,22 +217,29 @@ pub async fn end_hold(
     guard: ReleaseGuard,
     now: DateTime<Utc>,
 ) -> Result<HoldEnd> {
-    if reservation.status != ReservationStatus::Held {
-        return Ok(HoldEnd::AlreadyEnded);
-    }
-    if let Some(session_id) = &reservation.checkout_session_id {
-        let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
-        if gateway.end_checkout(session_id).await? == SessionEnd::Completed {
-            tracing::info!(reservation_id = %reservation.id, session_id, "checkout completed; hold left for the webhook");
-            return Ok(HoldEnd::PaymentInFlight);
+    let mut current = reservation.clone();
+    // A snapshot (say, from the hold index) may predate a checkout started since; the release
+    // then refuses and the hold is read again, this time with its session.
+    for _ in 0..3 {
+        if current.status != ReservationStatus::Held {
+            return Ok(HoldEnd::AlreadyEnded);
+        }
+        if let Some(session_id) = &current.checkout_session_id {
+            let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
+            if gateway.end_checkout(session_id).await? == SessionEnd::Completed {
+                tracing::info!(reservation_id = %current.id, session_id, "checkout completed; hold left for the webhook");
+                return Ok(HoldEnd::PaymentInFlight);
+            }
+        }
+        if return_units(app, &current, ReservationStatus::Held, to, guard, now).await? {
+            return Ok(HoldEnd::Released);
+        }
+        match app.store.reservation(&current.id).await? {
+            Some(fresh) => current = fresh,
+            None => return Ok(HoldEnd::AlreadyEnded),
         }
     }
-    let released = return_units(app, reservation, ReservationStatus::Held, to, guard, now).await?;
-    Ok(if released {
-        HoldEnd::Released
-    } else {
-        HoldEnd::AlreadyEnded
-    })
+    Ok(HoldEnd::AlreadyEnded)
 }
 
 /// Moves a reservation from `from` to `to` and its units back to `available`, retrying

@@ -33,8 +33,8 @@ pub enum ClaimCommit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
     Committed,
-    /// The reservation was no longer in the state the transition starts from (or, for an
-    /// overdue release, not yet expired): somebody else moved it first; nothing was written.
+    /// The reservation was no longer as read: in another state, not yet expired (for an overdue
+    /// release), or given a Checkout Session since. Nothing was written.
     StateChanged,
     /// An order already exists for this reservation in a final state.
     OrderExists,
@@ -270,12 +270,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Commit> {
         let quantity = i64::from(reservation.quantity);
+        let mut condition = vec!["#status = :from"];
+        // Seen without a Checkout Session: refuse if one was stored since, so the caller closes it
+        // at Stripe before the units go back.
+        if reservation.checkout_session_id.is_none() {
+            condition.push("attribute_not_exists(checkout_session_id)");
+        }
         let mut end_hold = transition(reservation, from, to, now);
         if guard == ReleaseGuard::Overdue {
-            end_hold = end_hold
-                .when("#status = :from AND expires_at_ms <= :now")
-                .value(":now", n(now.timestamp_millis()));
+            condition.push("expires_at_ms <= :now");
+            end_hold = end_hold.value(":now", n(now.timestamp_millis()));
         }
+        let end_hold = end_hold.when(condition.join(" AND "));
         let lower_claim = UpdateAction::new(
             keys::claim_record_key(&reservation.shopper, &reservation.drop_id),
             "ADD units :minus",
