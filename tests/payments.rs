@@ -609,3 +609,30 @@ async fn a_release_from_a_stale_snapshot_still_closes_the_checkout() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_claim_leaves_an_overdue_hold_with_a_checkout_to_the_sweeper() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({ "hold_seconds": 1 }), 1).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The claim path never calls Stripe, so it cannot close that session: it does not touch it.
+    let early = env.claim(Caller::Shopper("bob"), &hold.drop_id, None).await;
+    assert_eq!((early.status, early.error_code()), (409, "sold_out"));
+    assert_eq!(
+        env.emulator().session(&hold.session_id).unwrap()["status"],
+        "open"
+    );
+    // The sweeper closes the session first, then returns the unit.
+    assert_eq!(sweep(&env.app, Utc::now()).await.unwrap().holds_expired, 1);
+    assert_eq!(
+        env.emulator().session(&hold.session_id).unwrap()["status"],
+        "expired"
+    );
+    assert_eq!(
+        env.claim(Caller::Shopper("bob"), &hold.drop_id, None)
+            .await
+            .status,
+        201
+    );
+    assert_consistent(&env, &hold.drop_id).await;
+}

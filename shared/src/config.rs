@@ -1,6 +1,6 @@
 //! Configuration, from the environment variables named in `template.yaml` and the README.
 
-use crate::payments::gateway::StripeConfig;
+use crate::payments::StripeConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {

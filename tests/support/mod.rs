@@ -15,7 +15,7 @@ use burst::store::table::TableDefinition;
 use lambda_http::Request;
 use serde_json::{Value, json};
 
-use burst::payments::gateway::StripeConfig;
+use burst::payments::StripeConfig;
 pub use faults::ConflictInjector;
 use stripe_emulator::{Emulator, EmulatorConfig};
 

@@ -4,7 +4,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     burst::schedule::run(|app| async move {
-        burst::domain::sweeper::sweep(&app, chrono::Utc::now()).await
+        // Boxed: the sweep's future nests deep enough to exceed the compiler's layout depth.
+        Box::pin(burst::domain::sweeper::sweep(&app, chrono::Utc::now())).await
     })
     .await
 }

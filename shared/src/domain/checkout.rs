@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::domain::reservations::{ReservationStatus, owned_reservation};
 use crate::error::{ApiError, Result};
-use crate::payments::gateway::{CheckoutRequest, MIN_SESSION_SECONDS};
+use crate::payments::{CheckoutRequest, MIN_SESSION_SECONDS};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CheckoutView {

@@ -17,7 +17,7 @@ use crate::domain::reservations::{
     Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
 };
 use crate::domain::retry::Backoff;
-use crate::domain::sweeper::{self, HintUse};
+use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
 use crate::store::{ClaimCommit, ReleaseGuard};
 
@@ -52,7 +52,8 @@ pub async fn claim(
             if !swept {
                 swept = true;
                 let released =
-                    sweeper::expire_overdue_holds(app, &drop, &shards, now, HintUse::Trust).await?;
+                    sweeper::expire_overdue_holds(app, &drop, &shards, now, SweepMode::Inline)
+                        .await?;
                 if released > 0 {
                     continue;
                 }
@@ -81,11 +82,13 @@ pub async fn claim(
             ClaimCommit::LimitReached {
                 last_reservation_id,
             } => {
-                // A hold past its window no longer counts, swept or not: return it and retry.
+                // A hold past its window no longer counts, swept or not: return it and retry
+                // (one with a Checkout Session is the sweeper's, which closes the session first).
                 if !lapsed_returned
                     && let Some(id) = &last_reservation_id
                     && let Some(previous) = app.store.reservation(id).await?
                     && previous.is_overdue(now)
+                    && previous.checkout_session_id.is_none()
                 {
                     lapsed_returned = true;
                     let ended = end_hold(

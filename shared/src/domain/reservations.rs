@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::domain::drops::Drop;
 use crate::domain::retry::Backoff;
 use crate::error::{ApiError, Result};
-use crate::payments::gateway::SessionEnd;
+use crate::payments::SessionEnd;
 use crate::store::{Commit, ReleaseGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,10 +44,16 @@ impl ExpiryHints {
     }
 }
 
+/// Who returns overdue holds, and so what they may skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HintUse {
-    Trust,
-    Ignore,
+pub enum SweepMode {
+    /// The scheduled sweeper (and a late payment looking for units): every overdue hold, each
+    /// one with a Checkout Session closed at Stripe first.
+    Scheduled,
+    /// A claim that found the drop empty: quick, and never calls Stripe from the hot path. It
+    /// trusts the expiry hints and leaves holds with a Checkout Session to the sweeper, which
+    /// must close the session before their units go back.
+    Inline,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -64,7 +70,8 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<SweepReport> {
     for drop in &drops {
         let own = shards.remove(&drop.id).unwrap_or_default();
         report.drops_checked += 1;
-        report.holds_expired += expire_overdue_holds(app, drop, &own, now, HintUse::Ignore).await?;
+        report.holds_expired +=
+            expire_overdue_holds(app, drop, &own, now, SweepMode::Scheduled).await?;
     }
     tracing::info!(
         drops = report.drops_checked,
@@ -81,11 +88,11 @@ pub async fn expire_overdue_holds(
     drop: &Drop,
     shards: &[Shard],
     now: DateTime<Utc>,
-    hints: HintUse,
+    mode: SweepMode,
 ) -> Result<u32> {
     let mut released = 0;
     for shard in shards.iter().filter(|shard| shard.held > 0) {
-        if hints == HintUse::Trust
+        if mode == SweepMode::Inline
             && app
                 .expiry_hints
                 .next_possible_expiry(&drop.id, shard.shard)
@@ -103,6 +110,9 @@ pub async fn expire_overdue_holds(
                     next_expiry = next_expiry.min(hold.expires_at_ms);
                     reached_live = true;
                     break;
+                }
+                if mode == SweepMode::Inline && hold.checkout_session_id.is_some() {
+                    continue;
                 }
                 match end_hold(
                     app,

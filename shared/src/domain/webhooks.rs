@@ -12,7 +12,7 @@ use crate::domain::drops::Drop;
 use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, return_units};
 use crate::domain::retry::Backoff;
-use crate::domain::sweeper::{self, HintUse};
+use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
 use crate::payments::events::{Event, EventKind, SessionObject};
 use crate::payments::signature;
@@ -263,7 +263,7 @@ async fn reclaimable(
     if let Some(allocations) = allocate(&shards, quantity) {
         return Ok(Some(allocations));
     }
-    if sweeper::expire_overdue_holds(app, drop, &shards, now, HintUse::Ignore).await? == 0 {
+    if sweeper::expire_overdue_holds(app, drop, &shards, now, SweepMode::Scheduled).await? == 0 {
         return Ok(None);
     }
     Ok(allocate(&app.store.shards(drop, true).await?, quantity))

@@ -1,5 +1,71 @@
-//! Stripe: the Checkout/refund API client, webhook signatures, and the webhook events Burst acts on.
+//! Payments: what Burst asks of a payment provider (`PaymentGateway`), Stripe's implementation
+//! of it (behind the `stripe` feature, so functions that never call Stripe do not link it),
+//! webhook signatures, and the webhook events Burst acts on.
 
 pub mod events;
-pub mod gateway;
 pub mod signature;
+#[cfg(feature = "stripe")]
+pub mod stripe_gateway;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::Result;
+
+/// Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation; a
+/// minute's margin keeps clock skew from tripping that.
+pub const MIN_SESSION_SECONDS: i64 = 31 * 60;
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `STRIPE_SECRET_KEY`
+    pub secret_key: String,
+    /// `STRIPE_API_BASE`: `https://api.stripe.com` unless an emulator stands in.
+    pub api_base: Option<String>,
+    /// `CHECKOUT_RETURN_URL`: where Checkout sends the shopper back (success and cancel).
+    pub return_url: String,
+}
+
+/// What the checkout needs to ask the provider for.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub reservation_id: String,
+    pub drop_id: String,
+    pub product_name: String,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub quantity: u32,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The session is (now) expired: nobody can pay it any more.
+    Expired,
+    /// The shopper finished checkout first: the webhook decides the hold's fate.
+    Completed,
+}
+
+pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+pub trait PaymentGateway: Send + Sync {
+    /// Creates the session for a hold, idempotently per reservation.
+    fn create_checkout<'a>(
+        &'a self,
+        request: &'a CheckoutRequest,
+    ) -> GatewayFuture<'a, CheckoutSession>;
+    /// Ends a session so it can no longer be paid, or reports that it was completed first.
+    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionEnd>;
+    /// Refunds a session's payment in full, idempotently per session; the refund's id.
+    fn refund<'a>(
+        &'a self,
+        session_id: &'a str,
+        payment_intent: &'a str,
+    ) -> GatewayFuture<'a, String>;
+}

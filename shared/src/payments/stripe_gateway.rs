@@ -1,4 +1,4 @@
-//! The Stripe API calls Burst makes, through async-stripe: create / retrieve / expire Checkout
+//! `PaymentGateway` on Stripe, through async-stripe: create / retrieve / expire Checkout
 //! Sessions and create refunds. `STRIPE_API_BASE` points it at the local emulator.
 
 use std::collections::HashMap;
@@ -11,51 +11,14 @@ use stripe_checkout::checkout_session::{
 use stripe_checkout::{CheckoutSessionMode, CheckoutSessionStatus};
 use stripe_core::refund::CreateRefund;
 
+use super::{
+    CheckoutRequest, CheckoutSession, GatewayFuture, PaymentGateway, SessionEnd, StripeConfig,
+};
 use crate::error::{ApiError, Result};
-
-/// Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation; a
-/// minute's margin keeps clock skew from tripping that.
-pub const MIN_SESSION_SECONDS: i64 = 31 * 60;
-
-#[derive(Debug, Clone)]
-pub struct StripeConfig {
-    /// `STRIPE_SECRET_KEY`
-    pub secret_key: String,
-    /// `STRIPE_API_BASE`: `https://api.stripe.com` unless an emulator stands in.
-    pub api_base: Option<String>,
-    /// `CHECKOUT_RETURN_URL`: where Checkout sends the shopper back (success and cancel).
-    pub return_url: String,
-}
 
 pub struct StripeGateway {
     client: Client,
     return_url: String,
-}
-
-/// What the checkout needs to ask Stripe for.
-#[derive(Debug, Clone)]
-pub struct CheckoutRequest {
-    pub reservation_id: String,
-    pub drop_id: String,
-    pub product_name: String,
-    pub unit_amount: i64,
-    pub currency: String,
-    pub quantity: u32,
-    pub expires_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutSession {
-    pub id: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The session is (now) expired: nobody can pay it any more.
-    Expired,
-    /// The shopper finished checkout first: the webhook decides the hold's fate.
-    Completed,
 }
 
 impl StripeGateway {
@@ -70,9 +33,9 @@ impl StripeGateway {
         })
     }
 
-    /// Creates the session, idempotently per reservation: a retry (or a second checkout call)
-    /// gets the same session back from Stripe.
-    pub async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession> {
+    /// The idempotency key is derived from the reservation: a retry (or a second checkout
+    /// call) gets the same session back from Stripe.
+    async fn create(&self, request: &CheckoutRequest) -> Result<CheckoutSession> {
         let currency = request
             .currency
             .to_ascii_lowercase()
@@ -114,9 +77,9 @@ impl StripeGateway {
         })
     }
 
-    /// Ends a session so it can no longer be paid. Stripe refuses to expire a session that is
-    /// not open; then its status says whether the shopper completed it.
-    pub async fn end_checkout(&self, session_id: &str) -> Result<SessionEnd> {
+    /// Stripe refuses to expire a session that is not open; then its status says whether the
+    /// shopper completed it.
+    async fn end(&self, session_id: &str) -> Result<SessionEnd> {
         let expired = ExpireCheckoutSession::new(session_id)
             .send(&self.client)
             .await;
@@ -134,8 +97,7 @@ impl StripeGateway {
         }
     }
 
-    /// Refunds a session's payment in full, idempotently per session.
-    pub async fn refund(&self, session_id: &str, payment_intent: &str) -> Result<String> {
+    async fn refund_payment(&self, session_id: &str, payment_intent: &str) -> Result<String> {
         let refund = CreateRefund::new()
             .payment_intent(payment_intent)
             .customize()
@@ -144,6 +106,27 @@ impl StripeGateway {
             .await
             .map_err(provider_error)?;
         Ok(refund.id.to_string())
+    }
+}
+
+impl PaymentGateway for StripeGateway {
+    fn create_checkout<'a>(
+        &'a self,
+        request: &'a CheckoutRequest,
+    ) -> GatewayFuture<'a, CheckoutSession> {
+        Box::pin(self.create(request))
+    }
+
+    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionEnd> {
+        Box::pin(self.end(session_id))
+    }
+
+    fn refund<'a>(
+        &'a self,
+        session_id: &'a str,
+        payment_intent: &'a str,
+    ) -> GatewayFuture<'a, String> {
+        Box::pin(self.refund_payment(session_id, payment_intent))
     }
 }
 
