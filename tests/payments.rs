@@ -636,3 +636,37 @@ async fn a_claim_leaves_an_overdue_hold_with_a_checkout_to_the_sweeper() {
     );
     assert_consistent(&env, &hold.drop_id).await;
 }
+
+#[tokio::test]
+async fn the_sweeper_leaves_a_completed_checkout_to_the_webhook() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({ "hold_seconds": 1 }), 2).await;
+    // The shopper pays just before the window closes; Stripe's event is still on its way.
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(sweep(&env.app, Utc::now()).await.unwrap().holds_expired, 0);
+    assert_eq!(
+        env.emulator().session(&hold.session_id).unwrap()["status"],
+        "complete"
+    );
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["expired_pending"].clone(), audit["available"].clone()),
+        (json!(1), json!(1))
+    );
+
+    env.deliver(&completed).await;
+    assert_eq!(
+        reservation_status(&env, "ann", &hold.reservation_id).await,
+        "paid"
+    );
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["sold"].clone(), audit["available"].clone()),
+        (json!(1), json!(1))
+    );
+    assert!(env.emulator().refunds().is_empty());
+}
