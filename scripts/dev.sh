@@ -14,6 +14,8 @@ API_PORT="${API_PORT:-9000}"
 UI_PORT="${UI_PORT:-8080}"
 SWEEP_EVERY="${SWEEP_EVERY:-5}"
 STRIPE_EMULATOR_PORT="${STRIPE_EMULATOR_PORT:-12111}"
+LOG_DIR="${LOG_DIR:-$TOOLS}"
+mkdir -p "$LOG_DIR"
 export BURST_DEV_JWT_SECRET="${BURST_DEV_JWT_SECRET:-burst-local-dev-secret}"
 export CHECKOUT_RETURN_URL="${CHECKOUT_RETURN_URL:-http://127.0.0.1:$UI_PORT}"
 if [[ -z "${STRIPE_SECRET_KEY:-}" ]]; then
@@ -45,14 +47,14 @@ cargo build --quiet --workspace --bins
 target/debug/burst-dev create-table
 target/debug/burst-dev seed-demo
 
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" >"$TOOLS/watch.log" 2>&1 &
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" >"$LOG_DIR/watch.log" 2>&1 &
 pids+=($!)
 wait_for_port "$API_PORT" "cargo lambda watch" 1200
 
 if ((use_emulator)); then
   STRIPE_EMULATOR_PORT="$STRIPE_EMULATOR_PORT" \
     STRIPE_WEBHOOK_URL="http://127.0.0.1:$API_PORT/webhooks/stripe" \
-    target/debug/stripe-emulator >"$TOOLS/stripe-emulator.log" 2>&1 &
+    target/debug/stripe-emulator >"$LOG_DIR/stripe-emulator.log" 2>&1 &
   pids+=($!)
   wait_for_port "$STRIPE_EMULATOR_PORT" "the Stripe emulator"
 fi
@@ -61,13 +63,17 @@ fi
 (
   while sleep "$SWEEP_EVERY"; do
     cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$API_PORT" sweeper \
-      --data-file events/sweeper-schedule.json >/dev/null 2>>"$TOOLS/sweeper.log" || true
+      --data-file events/sweeper-schedule.json >/dev/null 2>>"$LOG_DIR/sweeper.log" || true
   done
 ) &
 pids+=($!)
 
 # Dev-only sign-in for the UI: tokens for a few demo shoppers and one admin, signed with the
-# local secret. In AWS the UI signs in with the identity provider instead.
+# local secret (in AWS the UI signs in with the identity provider instead). The UI is served from
+# a directory of links to web/ plus this config, so two stacks on other ports never collide.
+ui_dir="$TOOLS/ui-$UI_PORT"
+rm -rf "$ui_dir" && mkdir -p "$ui_dir"
+for file in "$ROOT"/web/*; do ln -s "$file" "$ui_dir/"; done
 {
   echo "// Written by scripts/dev.sh for local development; never deployed."
   echo "window.BURST_CONFIG = {"
@@ -77,8 +83,8 @@ pids+=($!)
   echo "    \"admin\": \"$(target/debug/burst-dev token admin --admin)\""
   echo "  }"
   echo "};"
-} >web/dev-config.js
-python3 -m http.server "$UI_PORT" --bind 127.0.0.1 --directory web >"$TOOLS/ui.log" 2>&1 &
+} >"$ui_dir/dev-config.js"
+python3 -m http.server "$UI_PORT" --bind 127.0.0.1 --directory "$ui_dir" >"$LOG_DIR/ui.log" 2>&1 &
 pids+=($!)
 
 cat <<BANNER
@@ -88,7 +94,7 @@ cat <<BANNER
     UI   http://127.0.0.1:$UI_PORT
     Stripe $( ((use_emulator)) && echo "emulator http://127.0.0.1:$STRIPE_EMULATOR_PORT (webhook secret $STRIPE_WEBHOOK_SECRET)" || echo "your test account; run: stripe listen --forward-to 127.0.0.1:$API_PORT/webhooks/stripe")
     Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
-    Logs: .tools/watch.log, .tools/sweeper.log, .tools/stripe-emulator.log
+    Logs: $LOG_DIR/{watch,sweeper,stripe-emulator,ui}.log
   Ctrl-C stops everything.
 
 BANNER

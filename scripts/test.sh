@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test against DynamoDB Local (one shared instance for the run; each test
-# makes its own table), then the sample events through `cargo lambda invoke`.
+# makes its own table), then the sample events through `cargo lambda invoke`, then the browser
+# check of the whole local stack.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,3 +16,4 @@ export DYNAMODB_LOCAL_PORT="$DYNAMODB_PORT"
 
 cargo test --workspace --no-fail-fast
 scripts/invoke-check.sh
+scripts/ui-check.sh
