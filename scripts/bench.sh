@@ -7,5 +7,7 @@ cd "$ROOT"
 # The claim function on its own, as `sam build` builds it: in one build with the benchmark, cargo
 # would unify features and link Stripe (which only the test harness needs) into it.
 cargo build --release -p claim
+# What ships: the arm64 bootstrap cargo lambda (and sam build) produce; its size is reported.
+cargo lambda build --release --arm64 -p claim
 cargo build --release -p burst-bench
 target/release/burst-bench
