@@ -16,6 +16,18 @@ use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
 use crate::error::{ApiError, Result};
 
+/// What DynamoDB did with a transaction.
+enum Sent {
+    Committed,
+    /// Cancelled because another transaction held one of its items.
+    Conflict,
+    /// Cancelled by a condition: the first refusing action's index, and every reason.
+    Refused {
+        action: Option<usize>,
+        reasons: Vec<CancellationReason>,
+    },
+}
+
 /// How a claim transaction ended.
 #[derive(Debug)]
 pub enum ClaimCommit {
@@ -239,13 +251,12 @@ impl Store {
 
         // The token makes the SDK's own network retries of this exact attempt idempotent.
         let token = format!("{}-{attempt}", reservation.id);
-        let Some(reasons) = self.transact(actions, Some(token)).await? else {
-            return Ok(ClaimCommit::Committed);
+        let (refused, reasons) = match self.transact(actions, Some(token)).await? {
+            Sent::Committed => return Ok(ClaimCommit::Committed),
+            Sent::Conflict => return Ok(ClaimCommit::Conflict),
+            Sent::Refused { action, reasons } => (action, reasons),
         };
-        if is_conflict(&reasons) {
-            return Ok(ClaimCommit::Conflict);
-        }
-        match refused_action(&reasons) {
+        match refused {
             Some(0) => Ok(ClaimCommit::LimitReached {
                 last_reservation_id: reasons[0]
                     .item()
@@ -318,13 +329,12 @@ impl Store {
                 .build(&self.table)?,
             );
         }
-        let Some(reasons) = self.transact(actions, None).await? else {
-            return Ok(Commit::Committed);
+        let (refused, reasons) = match self.transact(actions, None).await? {
+            Sent::Committed => return Ok(Commit::Committed),
+            Sent::Conflict => return Ok(Commit::Conflict),
+            Sent::Refused { action, reasons } => (action, reasons),
         };
-        if is_conflict(&reasons) {
-            return Ok(Commit::Conflict);
-        }
-        match refused_action(&reasons) {
+        match refused {
             Some(0) => Ok(Commit::StateChanged),
             // The hold was in its state but a counter refused: the ledger is broken somewhere.
             // Refuse loudly rather than make it worse.
@@ -387,13 +397,12 @@ impl Store {
                     .build(&self.table)?,
             );
         }
-        let Some(reasons) = self.transact(actions, None).await? else {
-            return Ok(Commit::Committed);
+        let (refused, reasons) = match self.transact(actions, None).await? {
+            Sent::Committed => return Ok(Commit::Committed),
+            Sent::Conflict => return Ok(Commit::Conflict),
+            Sent::Refused { action, reasons } => (action, reasons),
         };
-        if is_conflict(&reasons) {
-            return Ok(Commit::Conflict);
-        }
-        match refused_action(&reasons) {
+        match refused {
             Some(0) => Ok(Commit::StateChanged),
             Some(1) => Ok(Commit::OrderExists),
             Some(2) if matches!(source, SaleSource::Reclaim { .. }) => Ok(Commit::LimitReached),
@@ -428,13 +437,12 @@ impl Store {
         .value(":isk", s(pending_sk));
         let order_item = encode(order, keys::order_key(&order.shopper, &order.id))?;
         let actions = vec![pending.build(&self.table)?, self.put_order(order_item)?];
-        let Some(reasons) = self.transact(actions, None).await? else {
-            return Ok(Commit::Committed);
+        let (refused, reasons) = match self.transact(actions, None).await? {
+            Sent::Committed => return Ok(Commit::Committed),
+            Sent::Conflict => return Ok(Commit::Conflict),
+            Sent::Refused { action, reasons } => (action, reasons),
         };
-        if is_conflict(&reasons) {
-            return Ok(Commit::Conflict);
-        }
-        match refused_action(&reasons) {
+        match refused {
             Some(0) => Ok(Commit::StateChanged),
             Some(1) => Ok(Commit::OrderExists),
             _ => Err(cancelled("payment pending", &reasons)),
@@ -487,7 +495,7 @@ impl Store {
         &self,
         actions: Vec<TransactWriteItem>,
         token: Option<String>,
-    ) -> Result<Option<Vec<CancellationReason>>> {
+    ) -> Result<Sent> {
         let sent = self
             .client
             .transact_write_items()
@@ -495,15 +503,25 @@ impl Store {
             .set_client_request_token(token)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(None),
+        let reasons = match sent {
+            Ok(_) => return Ok(Sent::Committed),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    Ok(Some(cancelled.cancellation_reasons().to_vec()))
+                    cancelled.cancellation_reasons().to_vec()
                 }
-                _ => Err(err.into()),
+                _ => return Err(err.into()),
             },
+        };
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
+            return Ok(Sent::Conflict);
         }
+        let action = reasons
+            .iter()
+            .position(|r| r.code() == Some("ConditionalCheckFailed"));
+        Ok(Sent::Refused { action, reasons })
     }
 
     pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
@@ -549,19 +567,6 @@ impl UpdateAction {
         self.expression = expression.into();
         self
     }
-}
-
-fn is_conflict(reasons: &[CancellationReason]) -> bool {
-    reasons
-        .iter()
-        .any(|r| r.code() == Some("TransactionConflict"))
-}
-
-/// The index of the first action whose condition failed.
-fn refused_action(reasons: &[CancellationReason]) -> Option<usize> {
-    reasons
-        .iter()
-        .position(|r| r.code() == Some("ConditionalCheckFailed"))
 }
 
 fn cancelled(what: &str, reasons: &[CancellationReason]) -> ApiError {
