@@ -670,3 +670,40 @@ async fn the_sweeper_leaves_a_completed_checkout_to_the_webhook() {
     );
     assert!(env.emulator().refunds().is_empty());
 }
+
+#[tokio::test]
+async fn order_routes_need_a_shopper_and_payments_need_configuration() {
+    let env = TestEnv::new().await;
+    let anonymous = env.my_orders(Caller::Anonymous).await;
+    assert_eq!(
+        (anonymous.status, anonymous.error_code()),
+        (401, "unauthenticated")
+    );
+    let any_id = "0123456789abcdef0123456789abcdef";
+    assert_eq!(env.get_order(Caller::Anonymous, any_id).await.status, 401);
+    assert_eq!(
+        env.get_order(Caller::Shopper("ann"), any_id).await.status,
+        404
+    );
+    assert_eq!(
+        env.my_orders(Caller::Shopper("ann")).await.body,
+        json!({ "orders": [] })
+    );
+
+    // Without Stripe configured, checkout and the webhook say so instead of failing obscurely.
+    let drop = env.create_drop(drop_body(2, json!({}))).await;
+    let claim = env
+        .claim(Caller::Shopper("ann"), drop["id"].as_str().unwrap(), None)
+        .await;
+    let id = claim.body["reservation"]["id"].as_str().unwrap();
+    let checkout = env.checkout(Caller::Shopper("ann"), id).await;
+    assert_eq!(
+        (checkout.status, checkout.error_code()),
+        (503, "payments_unavailable")
+    );
+    let webhook = env.deliver_raw("{}", Some("t=1,v1=00")).await;
+    assert_eq!(
+        (webhook.status, webhook.error_code()),
+        (503, "payments_unavailable")
+    );
+}
