@@ -707,3 +707,43 @@ async fn order_routes_need_a_shopper_and_payments_need_configuration() {
         (503, "payments_unavailable")
     );
 }
+
+#[tokio::test]
+async fn a_webhook_body_that_api_gateway_base64_encoded_verifies_over_the_raw_bytes() {
+    use base64::Engine;
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 2).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+    // Stripe's exact bytes, including a non-ASCII character and a trailing newline.
+    let payload = format!(
+        "{}\n",
+        completed
+            .to_string()
+            .replacen('{', "{\"note\":\"café\",", 1)
+    );
+    let signature = env.emulator().sign(&payload, Utc::now().timestamp());
+    let mut event = burst_tests::event_json(
+        "POST",
+        "/webhooks/stripe",
+        "/webhooks/stripe",
+        &[],
+        None,
+        Caller::Anonymous,
+        json!({ "stripe-signature": signature }),
+    );
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(payload.as_bytes()));
+    event["isBase64Encoded"] = json!(true);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let reply = env.call(burst::api::stripe_webhook, request).await;
+    assert_eq!(
+        (reply.status, reply.body["outcome"].clone()),
+        (200, json!("processed"))
+    );
+    assert_eq!(
+        reservation_status(&env, "ann", &hold.reservation_id).await,
+        "paid"
+    );
+}
