@@ -159,14 +159,7 @@ impl Store {
         limit: i32,
     ) -> Result<Vec<Reservation>> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_values(":pk", s(keys::hold_index_partition(drop_id, shard)))
-            .key_condition_expression("#pk = :pk")
-            .scan_index_forward(true)
+            .index_partition_query(keys::hold_index_partition(drop_id, shard))
             .limit(limit)
             .send()
             .await?;
@@ -312,15 +305,18 @@ impl Store {
 
     /// Every item of one GSI1 partition, in sort-key order.
     async fn query_index_partition(&self, partition: String) -> Result<Vec<Item>> {
-        let query = self
-            .client
+        self.query_all(self.index_partition_query(partition)).await
+    }
+
+    /// A query of one GSI1 partition, ascending by sort key.
+    fn index_partition_query(&self, partition: String) -> QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .index_name(keys::GSI1)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_values(":pk", s(&partition));
-        self.query_all(query).await
+            .expression_attribute_values(":pk", s(partition))
     }
 
     /// Every page of a query.

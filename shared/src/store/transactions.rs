@@ -329,17 +329,12 @@ impl Store {
                 .build(&self.table)?,
             );
         }
-        let (refused, reasons) = match self.transact(actions, None).await? {
-            Sent::Committed => return Ok(Commit::Committed),
-            Sent::Conflict => return Ok(Commit::Conflict),
-            Sent::Refused { action, reasons } => (action, reasons),
-        };
-        match refused {
-            Some(0) => Ok(Commit::StateChanged),
-            // The hold was in its state but a counter refused: the ledger is broken somewhere.
-            // Refuse loudly rather than make it worse.
-            _ => Err(cancelled("release", &reasons)),
-        }
+        // Any refusal but the reservation's means a counter refused a hold that was in its
+        // state: the ledger is broken somewhere, and `settle` refuses loudly.
+        let sent = self.transact(actions, None).await?;
+        settle(sent, "release", |action| {
+            (action == 0).then_some(Commit::StateChanged)
+        })
     }
 
     /// Turns a reservation into a sale: the reservation becomes `paid` (with the shards its
@@ -397,20 +392,15 @@ impl Store {
                     .build(&self.table)?,
             );
         }
-        let (refused, reasons) = match self.transact(actions, None).await? {
-            Sent::Committed => return Ok(Commit::Committed),
-            Sent::Conflict => return Ok(Commit::Conflict),
-            Sent::Refused { action, reasons } => (action, reasons),
-        };
-        match refused {
-            Some(0) => Ok(Commit::StateChanged),
-            Some(1) => Ok(Commit::OrderExists),
-            Some(2) if matches!(source, SaleSource::Reclaim { .. }) => Ok(Commit::LimitReached),
-            Some(index) if index >= 3 && matches!(source, SaleSource::Reclaim { .. }) => {
-                Ok(Commit::ShardRefused)
-            }
-            _ => Err(cancelled("sale", &reasons)),
-        }
+        let reclaim = matches!(source, SaleSource::Reclaim { .. });
+        let sent = self.transact(actions, None).await?;
+        settle(sent, "sale", |action| match action {
+            0 => Some(Commit::StateChanged),
+            1 => Some(Commit::OrderExists),
+            2 if reclaim => Some(Commit::LimitReached),
+            _ if reclaim => Some(Commit::ShardRefused),
+            _ => None,
+        })
     }
 
     /// A delayed payment method completed checkout: the hold leaves the expiry index (its units
@@ -437,16 +427,12 @@ impl Store {
         .value(":isk", s(pending_sk));
         let order_item = encode(order, keys::order_key(&order.shopper, &order.id))?;
         let actions = vec![pending.build(&self.table)?, self.put_order(order_item)?];
-        let (refused, reasons) = match self.transact(actions, None).await? {
-            Sent::Committed => return Ok(Commit::Committed),
-            Sent::Conflict => return Ok(Commit::Conflict),
-            Sent::Refused { action, reasons } => (action, reasons),
-        };
-        match refused {
-            Some(0) => Ok(Commit::StateChanged),
-            Some(1) => Ok(Commit::OrderExists),
-            _ => Err(cancelled("payment pending", &reasons)),
-        }
+        let sent = self.transact(actions, None).await?;
+        settle(sent, "payment pending", |action| match action {
+            0 => Some(Commit::StateChanged),
+            1 => Some(Commit::OrderExists),
+            _ => None,
+        })
     }
 
     /// Records an order that sells nothing (refunded): `false` when a final order already exists.
@@ -566,6 +552,18 @@ impl UpdateAction {
     fn with_expression(mut self, expression: impl Into<String>) -> Self {
         self.expression = expression.into();
         self
+    }
+}
+
+/// What a non-claim transaction's outcome means: `refused` names the outcome of a refusal by
+/// the action at that index; a refusal it does not expect is an error.
+fn settle(sent: Sent, what: &str, refused: impl FnOnce(usize) -> Option<Commit>) -> Result<Commit> {
+    match sent {
+        Sent::Committed => Ok(Commit::Committed),
+        Sent::Conflict => Ok(Commit::Conflict),
+        Sent::Refused { action, reasons } => action
+            .and_then(refused)
+            .ok_or_else(|| cancelled(what, &reasons)),
     }
 }
 
