@@ -4,18 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use burst_tests::{Caller, ConflictInjector, TestEnv, assert_consistent, drop_body, herd};
+use burst_tests::{Caller, ConflictInjector, TestEnv, assert_consistent, drop_body, herd, id_of};
 use chrono::{Duration, Utc};
 use serde_json::json;
-
-fn id(value: &serde_json::Value) -> String {
-    value["id"].as_str().expect("id").to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_herd_of_2000_shoppers_gets_exactly_100_units() {
     let env = Arc::new(TestEnv::new().await);
-    let drop_id = id(&env.create_drop(drop_body(100, json!({}))).await);
+    let drop_id = id_of(&env.create_drop(drop_body(100, json!({}))).await);
 
     let replies = herd(2000, 64, |i| {
         let env = env.clone();
@@ -75,7 +71,7 @@ async fn a_herd_of_2000_shoppers_gets_exactly_100_units() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_shopper_firing_50_parallel_claims_gets_one_hold() {
     let env = Arc::new(TestEnv::new().await);
-    let drop_id = id(&env.create_drop(drop_body(100, json!({}))).await);
+    let drop_id = id_of(&env.create_drop(drop_body(100, json!({}))).await);
     let replies = herd(50, 50, |_| {
         let env = env.clone();
         let drop_id = drop_id.clone();
@@ -100,9 +96,10 @@ async fn one_shopper_firing_50_parallel_claims_gets_one_hold() {
 #[tokio::test]
 async fn the_per_shopper_limit_counts_every_hold() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env
-        .create_drop(drop_body(10, json!({ "per_user_limit": 2 })))
-        .await);
+    let drop_id = id_of(
+        &env.create_drop(drop_body(10, json!({ "per_user_limit": 2 })))
+            .await,
+    );
     let first = env
         .claim(Caller::Shopper("ann"), &drop_id, Some(r#"{"quantity":1}"#))
         .await;
@@ -145,12 +142,13 @@ async fn the_per_shopper_limit_counts_every_hold() {
 #[tokio::test]
 async fn a_claim_may_take_units_from_several_shards() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env
-        .create_drop(drop_body(
+    let drop_id = id_of(
+        &env.create_drop(drop_body(
             4,
             json!({ "shard_count": 4, "per_user_limit": 4 }),
         ))
-        .await);
+        .await,
+    );
     let all = env
         .claim(
             Caller::Shopper("collector"),
@@ -175,7 +173,7 @@ async fn a_claim_may_take_units_from_several_shards() {
 async fn claims_are_refused_clearly_and_write_nothing() {
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let live = id(&env.create_drop(drop_body(5, json!({}))).await);
+    let live = id_of(&env.create_drop(drop_body(5, json!({}))).await);
     let upcoming = env
         .create_drop(drop_body(
             5,
@@ -196,7 +194,9 @@ async fn claims_are_refused_clearly_and_write_nothing() {
         )
         .await;
     assert_eq!((unknown.status, unknown.error_code()), (404, "not_found"));
-    let early = env.claim(Caller::Shopper("a"), &id(&upcoming), None).await;
+    let early = env
+        .claim(Caller::Shopper("a"), &id_of(&upcoming), None)
+        .await;
     assert_eq!((early.status, early.error_code()), (403, "drop_not_live"));
     assert_eq!(early.body["error"]["starts_at"], upcoming["starts_at"]);
     for body in [
@@ -223,9 +223,10 @@ async fn claims_are_refused_clearly_and_write_nothing() {
 async fn transaction_conflicts_are_retried_with_backoff() {
     let injector = ConflictInjector::new(0);
     let env = Arc::new(TestEnv::with_injected_conflicts(injector.clone()).await);
-    let drop_id = id(&env
-        .create_drop(drop_body(20, json!({ "shard_count": 2 })))
-        .await);
+    let drop_id = id_of(
+        &env.create_drop(drop_body(20, json!({ "shard_count": 2 })))
+            .await,
+    );
     // Armed after the drop exists: its creation is a transaction too.
     injector.arm(40);
     let replies = herd(200, 64, |i| {
@@ -251,7 +252,7 @@ async fn transaction_conflicts_are_retried_with_backoff() {
 async fn endless_conflicts_end_in_a_busy_answer_and_nothing_written() {
     let injector = ConflictInjector::new(0);
     let env = TestEnv::with_injected_conflicts(injector.clone()).await;
-    let drop_id = id(&env.create_drop(drop_body(5, json!({}))).await);
+    let drop_id = id_of(&env.create_drop(drop_body(5, json!({}))).await);
     injector.arm(10_000);
     let reply = env.claim(Caller::Shopper("unlucky"), &drop_id, None).await;
     assert_eq!((reply.status, reply.error_code()), (429, "busy"));

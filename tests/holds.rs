@@ -5,30 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burst::domain::sweeper::sweep;
-use burst_tests::{Caller, TestEnv, assert_consistent, drop_body, herd};
+use burst_tests::{Caller, TestEnv, assert_consistent, drop_body, herd, id_of};
 use chrono::Utc;
 use serde_json::json;
-
-fn id(value: &serde_json::Value) -> String {
-    value["id"].as_str().expect("id").to_string()
-}
-
-async fn hold(env: &TestEnv, shopper: &str, drop_id: &str) -> String {
-    let reply = env.claim(Caller::Shopper(shopper), drop_id, None).await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    id(&reply.body["reservation"])
-}
 
 #[tokio::test]
 async fn an_expired_hold_reads_expired_at_once_and_the_sweeper_returns_its_units() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env
-        .create_drop(drop_body(3, json!({ "hold_seconds": 2 })))
-        .await);
+    let drop_id = id_of(
+        &env.create_drop(drop_body(3, json!({ "hold_seconds": 2 })))
+            .await,
+    );
     let held: Vec<String> = {
         let mut ids = Vec::new();
         for shopper in ["a", "b", "c"] {
-            ids.push(hold(&env, shopper, &drop_id).await);
+            ids.push(env.hold(shopper, &drop_id).await);
         }
         ids
     };
@@ -61,8 +52,8 @@ async fn an_expired_hold_reads_expired_at_once_and_the_sweeper_returns_its_units
     );
 
     // The units are claimable again, by someone new and by a shopper whose hold lapsed.
-    hold(&env, "d", &drop_id).await;
-    hold(&env, "a", &drop_id).await;
+    env.hold("d", &drop_id).await;
+    env.hold("a", &drop_id).await;
     let audit = assert_consistent(&env, &drop_id).await;
     assert_eq!(
         (audit["available"].clone(), audit["held"].clone()),
@@ -73,14 +64,15 @@ async fn an_expired_hold_reads_expired_at_once_and_the_sweeper_returns_its_units
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sweepers_racing_each_other_return_each_unit_once() {
     let env = Arc::new(TestEnv::new().await);
-    let drop_id = id(&env
-        .create_drop(drop_body(
+    let drop_id = id_of(
+        &env.create_drop(drop_body(
             30,
             json!({ "hold_seconds": 1, "shard_count": 3 }),
         ))
-        .await);
+        .await,
+    );
     for i in 0..30 {
-        hold(&env, &format!("s{i}"), &drop_id).await;
+        env.hold(&format!("s{i}"), &drop_id).await;
     }
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let reports = herd(4, 4, |_| {
@@ -100,16 +92,17 @@ async fn sweepers_racing_each_other_return_each_unit_once() {
 #[tokio::test]
 async fn a_claim_on_an_empty_drop_returns_overdue_holds_itself() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env
-        .create_drop(drop_body(2, json!({ "hold_seconds": 2 })))
-        .await);
-    hold(&env, "a", &drop_id).await;
-    hold(&env, "b", &drop_id).await;
+    let drop_id = id_of(
+        &env.create_drop(drop_body(2, json!({ "hold_seconds": 2 })))
+            .await,
+    );
+    env.hold("a", &drop_id).await;
+    env.hold("b", &drop_id).await;
     let refused = env.claim(Caller::Shopper("c"), &drop_id, None).await;
     assert_eq!(refused.error_code(), "sold_out");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     // No sweeper has run: the claim itself finds and returns the overdue holds.
-    hold(&env, "c", &drop_id).await;
+    env.hold("c", &drop_id).await;
     let audit = assert_consistent(&env, &drop_id).await;
     assert_eq!(
         (audit["held"].clone(), audit["available"].clone()),
@@ -120,8 +113,8 @@ async fn a_claim_on_an_empty_drop_returns_overdue_holds_itself() {
 #[tokio::test]
 async fn the_owner_releases_a_hold_once_and_nobody_else_can() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env.create_drop(drop_body(5, json!({}))).await);
-    let reservation = hold(&env, "owner", &drop_id).await;
+    let drop_id = id_of(&env.create_drop(drop_body(5, json!({}))).await);
+    let reservation = env.hold("owner", &drop_id).await;
 
     let stranger = env.release(Caller::Shopper("stranger"), &reservation).await;
     assert_eq!((stranger.status, stranger.error_code()), (404, "not_found"));
@@ -144,16 +137,17 @@ async fn the_owner_releases_a_hold_once_and_nobody_else_can() {
     );
 
     // Released, the shopper may claim again.
-    hold(&env, "owner", &drop_id).await;
+    env.hold("owner", &drop_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_releases_and_a_sweeper_return_the_units_once() {
     let env = Arc::new(TestEnv::new().await);
-    let drop_id = id(&env
-        .create_drop(drop_body(4, json!({ "hold_seconds": 1 })))
-        .await);
-    let reservation = hold(&env, "owner", &drop_id).await;
+    let drop_id = id_of(
+        &env.create_drop(drop_body(4, json!({ "hold_seconds": 1 })))
+            .await,
+    );
+    let reservation = env.hold("owner", &drop_id).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let replies = herd(12, 12, |i| {
         let env = env.clone();
@@ -182,8 +176,8 @@ async fn parallel_releases_and_a_sweeper_return_the_units_once() {
 #[tokio::test]
 async fn only_the_owner_sees_a_reservation() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env.create_drop(drop_body(5, json!({}))).await);
-    let reservation = hold(&env, "owner", &drop_id).await;
+    let drop_id = id_of(&env.create_drop(drop_body(5, json!({}))).await);
+    let reservation = env.hold("owner", &drop_id).await;
     let own = env
         .get_reservation(Caller::Shopper("owner"), &reservation)
         .await;
@@ -209,7 +203,7 @@ async fn only_the_owner_sees_a_reservation() {
 #[tokio::test]
 async fn the_audit_is_for_admins() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env.create_drop(drop_body(5, json!({}))).await);
+    let drop_id = id_of(&env.create_drop(drop_body(5, json!({}))).await);
     assert_eq!(
         env.audit_as(Caller::Shopper("s"), &drop_id).await.status,
         403
@@ -226,15 +220,16 @@ async fn the_audit_is_for_admins() {
 #[tokio::test]
 async fn a_lapsed_hold_does_not_block_its_shopper_before_any_sweep() {
     let env = TestEnv::new().await;
-    let drop_id = id(&env
-        .create_drop(drop_body(5, json!({ "hold_seconds": 1 })))
-        .await);
-    let first = hold(&env, "ann", &drop_id).await;
+    let drop_id = id_of(
+        &env.create_drop(drop_body(5, json!({ "hold_seconds": 1 })))
+            .await,
+    );
+    let first = env.hold("ann", &drop_id).await;
     let refused = env.claim(Caller::Shopper("ann"), &drop_id, None).await;
     assert_eq!(refused.error_code(), "already_claimed");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // No sweeper has run: the claim returns the lapsed hold itself and takes a new one.
-    let second = hold(&env, "ann", &drop_id).await;
+    let second = env.hold("ann", &drop_id).await;
     assert_ne!(first, second);
     let lapsed = env.get_reservation(Caller::Shopper("ann"), &first).await;
     assert_eq!(lapsed.body["reservation"]["status"], "expired");

@@ -12,7 +12,6 @@ fn create_request(headers: serde_json::Value) -> lambda_http::Request {
     event_with_headers(
         "POST",
         "/admin/drops",
-        "/admin/drops",
         &[],
         Some(&drop_body(5, json!({})).to_string()),
         Caller::Anonymous,

@@ -28,12 +28,7 @@ async fn hold_with_checkout(env: &TestEnv, shopper: &str, overrides: Value, unit
 }
 
 async fn hold_on(env: &TestEnv, shopper: &str, drop_id: &str) -> Hold {
-    let claim = env.claim(Caller::Shopper(shopper), drop_id, None).await;
-    assert_eq!(claim.status, 201, "{:?}", claim.body);
-    let reservation_id = claim.body["reservation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reservation_id = env.hold(shopper, drop_id).await;
     let checkout = env
         .checkout(Caller::Shopper(shopper), &reservation_id)
         .await;
@@ -129,13 +124,7 @@ async fn checkout_of_an_expired_hold_is_gone() {
     let drop = env
         .create_drop(drop_body(3, json!({ "hold_seconds": 1 })))
         .await;
-    let claim = env
-        .claim(Caller::Shopper("ann"), drop["id"].as_str().unwrap(), None)
-        .await;
-    let id = claim.body["reservation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.hold("ann", drop["id"].as_str().unwrap()).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let reply = env.checkout(Caller::Shopper("ann"), &id).await;
     assert_eq!(
@@ -575,13 +564,7 @@ async fn a_release_from_a_stale_snapshot_still_closes_the_checkout() {
     let drop = env
         .create_drop(drop_body(2, json!({ "hold_seconds": 1 })))
         .await;
-    let claim = env
-        .claim(Caller::Shopper("ann"), drop["id"].as_str().unwrap(), None)
-        .await;
-    let id = claim.body["reservation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.hold("ann", drop["id"].as_str().unwrap()).await;
     // What a sweeper read from the hold index before the shopper started checkout.
     let snapshot = env.app.store.reservation(&id).await.unwrap().unwrap();
     let checkout = env.checkout(Caller::Shopper("ann"), &id).await;
@@ -692,11 +675,8 @@ async fn order_routes_need_a_shopper_and_payments_need_configuration() {
 
     // Without Stripe configured, checkout and the webhook say so instead of failing obscurely.
     let drop = env.create_drop(drop_body(2, json!({}))).await;
-    let claim = env
-        .claim(Caller::Shopper("ann"), drop["id"].as_str().unwrap(), None)
-        .await;
-    let id = claim.body["reservation"]["id"].as_str().unwrap();
-    let checkout = env.checkout(Caller::Shopper("ann"), id).await;
+    let id = env.hold("ann", drop["id"].as_str().unwrap()).await;
+    let checkout = env.checkout(Caller::Shopper("ann"), &id).await;
     assert_eq!(
         (checkout.status, checkout.error_code()),
         (503, "payments_unavailable")
@@ -727,7 +707,6 @@ async fn a_webhook_body_that_api_gateway_base64_encoded_verifies_over_the_raw_by
     let signature = env.emulator().sign(&payload, Utc::now().timestamp());
     let mut event = burst_tests::event_json(
         "POST",
-        "/webhooks/stripe",
         "/webhooks/stripe",
         &[],
         None,

@@ -225,7 +225,6 @@ async fn run_herd(
     };
     let drop = env.create_drop(drop_body(units, overrides)).await;
     let drop_id = drop["id"].as_str().unwrap().to_string();
-    let path = format!("/drops/{drop_id}/claims");
     let run = uuid::Uuid::new_v4().simple().to_string();
 
     let started = Instant::now();
@@ -234,7 +233,6 @@ async fn run_herd(
             let shopper = format!("{name}-{run}-{i}");
             let event = event_json(
                 "POST",
-                &path,
                 "/drops/{drop_id}/claims",
                 &[("drop_id", &drop_id)],
                 None,
@@ -343,7 +341,6 @@ async fn cold_start(binary: &Path, env: &[(&str, String)], drop_id: &str, i: usi
     let pool = Pool::start(binary, 1, env).await;
     let event = event_json(
         "POST",
-        &format!("/drops/{drop_id}/claims"),
         "/drops/{drop_id}/claims",
         &[("drop_id", drop_id)],
         None,

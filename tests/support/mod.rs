@@ -145,14 +145,7 @@ impl TestEnv {
     }
 
     pub async fn post_drop(&self, caller: Caller<'_>, body: &str) -> Reply {
-        let request = event(
-            "POST",
-            "/admin/drops",
-            "/admin/drops",
-            &[],
-            Some(body),
-            caller,
-        );
+        let request = event("POST", "/admin/drops", &[], Some(body), caller);
         self.call(burst::api::create_drop, request).await
     }
 
@@ -166,14 +159,13 @@ impl TestEnv {
     }
 
     pub async fn list_drops(&self) -> Reply {
-        let request = event("GET", "/drops", "/drops", &[], None, Caller::Anonymous);
+        let request = event("GET", "/drops", &[], None, Caller::Anonymous);
         self.call(burst::api::list_drops, request).await
     }
 
     pub async fn get_drop(&self, drop_id: &str) -> Reply {
         let request = event(
             "GET",
-            &format!("/drops/{drop_id}"),
             "/drops/{drop_id}",
             &[("drop_id", drop_id)],
             None,
@@ -185,7 +177,6 @@ impl TestEnv {
     pub async fn claim(&self, caller: Caller<'_>, drop_id: &str, body: Option<&str>) -> Reply {
         let request = event(
             "POST",
-            &format!("/drops/{drop_id}/claims"),
             "/drops/{drop_id}/claims",
             &[("drop_id", drop_id)],
             body,
@@ -194,23 +185,41 @@ impl TestEnv {
         self.call(burst::api::claim, request).await
     }
 
+    /// `shopper` claims one unit; asserts the 201 and returns the reservation's id.
+    pub async fn hold(&self, shopper: &str, drop_id: &str) -> String {
+        let reply = self.claim(Caller::Shopper(shopper), drop_id, None).await;
+        assert_eq!(reply.status, 201, "claim: {:?}", reply.body);
+        reply.body["reservation"]["id"]
+            .as_str()
+            .expect("reservation id")
+            .to_string()
+    }
+
     pub async fn get_reservation(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = reservation_event("GET", reservation_id, caller);
+        let request = reservation_event(
+            "GET",
+            "/reservations/{reservation_id}",
+            reservation_id,
+            caller,
+        );
         self.call(burst::api::get_reservation, request).await
     }
 
     pub async fn release(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = reservation_event("DELETE", reservation_id, caller);
+        let request = reservation_event(
+            "DELETE",
+            "/reservations/{reservation_id}",
+            reservation_id,
+            caller,
+        );
         self.call(burst::api::release_reservation, request).await
     }
 
     pub async fn checkout(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = event(
+        let request = reservation_event(
             "POST",
-            &format!("/reservations/{reservation_id}/checkout"),
             "/reservations/{reservation_id}/checkout",
-            &[("reservation_id", reservation_id)],
-            None,
+            reservation_id,
             caller,
         );
         self.call(burst::api::checkout, request).await
@@ -233,7 +242,6 @@ impl TestEnv {
         let request = event_with_headers(
             "POST",
             "/webhooks/stripe",
-            "/webhooks/stripe",
             &[],
             Some(payload),
             Caller::Anonymous,
@@ -245,7 +253,6 @@ impl TestEnv {
     pub async fn get_order(&self, caller: Caller<'_>, order_id: &str) -> Reply {
         let request = event(
             "GET",
-            &format!("/orders/{order_id}"),
             "/orders/{order_id}",
             &[("order_id", order_id)],
             None,
@@ -255,14 +262,13 @@ impl TestEnv {
     }
 
     pub async fn my_orders(&self, caller: Caller<'_>) -> Reply {
-        let request = event("GET", "/me/orders", "/me/orders", &[], None, caller);
+        let request = event("GET", "/me/orders", &[], None, caller);
         self.call(burst::api::list_orders, request).await
     }
 
     pub async fn audit_as(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
         let request = event(
             "GET",
-            &format!("/admin/drops/{drop_id}/audit"),
             "/admin/drops/{drop_id}/audit",
             &[("drop_id", drop_id)],
             None,
@@ -306,15 +312,24 @@ impl TestEnv {
     }
 }
 
-fn reservation_event(method: &str, reservation_id: &str, caller: Caller<'_>) -> Request {
+fn reservation_event(
+    method: &str,
+    route: &str,
+    reservation_id: &str,
+    caller: Caller<'_>,
+) -> Request {
     event(
         method,
-        &format!("/reservations/{reservation_id}"),
-        "/reservations/{reservation_id}",
+        route,
         &[("reservation_id", reservation_id)],
         None,
         caller,
     )
+}
+
+/// The `id` of an answer's object (a drop, a reservation).
+pub fn id_of(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_string()
 }
 
 /// A drop body that is live now, with `overrides` merged over the defaults.
@@ -337,46 +352,41 @@ pub fn drop_body(total_units: u32, overrides: Value) -> Value {
 /// into a request by `lambda_http` itself.
 pub fn event(
     method: &str,
-    path: &str,
     route: &str,
     path_params: &[(&str, &str)],
     body: Option<&str>,
     caller: Caller<'_>,
 ) -> Request {
-    event_with_headers(method, path, route, path_params, body, caller, json!({}))
+    event_with_headers(method, route, path_params, body, caller, json!({}))
 }
 
 pub fn event_with_headers(
     method: &str,
-    path: &str,
     route: &str,
     path_params: &[(&str, &str)],
     body: Option<&str>,
     caller: Caller<'_>,
     extra_headers: Value,
 ) -> Request {
-    let event = event_json(
-        method,
-        path,
-        route,
-        path_params,
-        body,
-        caller,
-        extra_headers,
-    );
+    let event = event_json(method, route, path_params, body, caller, extra_headers);
     lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
 }
 
 /// The raw event JSON, as the Lambda service hands it to a function.
+/// `route` is the API Gateway route (`/drops/{drop_id}`); the path fills in `path_params`.
 pub fn event_json(
     method: &str,
-    path: &str,
     route: &str,
     path_params: &[(&str, &str)],
     body: Option<&str>,
     caller: Caller<'_>,
     extra_headers: Value,
 ) -> Value {
+    let path = path_params
+        .iter()
+        .fold(route.to_string(), |path, (name, value)| {
+            path.replace(&format!("{{{name}}}"), value)
+        });
     let mut headers = json!({ "content-type": "application/json", "host": "api.burst.test" });
     if let (Value::Object(base), Value::Object(extra)) = (&mut headers, extra_headers) {
         base.extend(extra);
