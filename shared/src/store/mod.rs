@@ -105,10 +105,8 @@ impl Store {
 
     /// Every drop, by start time.
     pub async fn list_drops(&self) -> Result<Vec<Drop>> {
-        let items = self
-            .query_index_partition(keys::drops_index_partition())
-            .await?;
-        items.into_iter().map(decode).collect()
+        self.query_index_partition(keys::drops_index_partition())
+            .await
     }
 
     /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
@@ -173,10 +171,8 @@ impl Store {
 
     /// Every held reservation of a shard partition (the audit reads them all).
     pub async fn all_holds(&self, drop_id: &str, shard: u32) -> Result<Vec<Reservation>> {
-        let items = self
-            .query_index_partition(keys::hold_index_partition(drop_id, shard))
-            .await?;
-        items.into_iter().map(decode).collect()
+        self.query_index_partition(keys::hold_index_partition(drop_id, shard))
+            .await
     }
 
     pub async fn order(&self, shopper: &str, order_id: &str) -> Result<Option<Order>> {
@@ -203,18 +199,14 @@ impl Store {
 
     /// Reservations whose delayed payment is pending, filed under one shard.
     pub async fn pending_payments(&self, drop_id: &str, shard: u32) -> Result<Vec<Reservation>> {
-        let items = self
-            .query_index_partition(keys::pending_index_partition(drop_id, shard))
-            .await?;
-        items.into_iter().map(decode).collect()
+        self.query_index_partition(keys::pending_index_partition(drop_id, shard))
+            .await
     }
 
     /// Paid orders filed under one shard's sold partition (the audit sums them).
     pub async fn sold_orders(&self, drop_id: &str, shard: u32) -> Result<Vec<Order>> {
-        let items = self
-            .query_index_partition(keys::sold_index_partition(drop_id, shard))
-            .await?;
-        items.into_iter().map(decode).collect()
+        self.query_index_partition(keys::sold_index_partition(drop_id, shard))
+            .await
     }
 
     pub async fn event_processed(&self, event_id: &str) -> Result<bool> {
@@ -303,9 +295,15 @@ impl Store {
         Ok(found)
     }
 
-    /// Every item of one GSI1 partition, in sort-key order.
-    async fn query_index_partition(&self, partition: String) -> Result<Vec<Item>> {
-        self.query_all(self.index_partition_query(partition)).await
+    /// Every item of one GSI1 partition, in sort-key order, decoded.
+    async fn query_index_partition<T: DeserializeOwned>(
+        &self,
+        partition: String,
+    ) -> Result<Vec<T>> {
+        let items = self
+            .query_all(self.index_partition_query(partition))
+            .await?;
+        items.into_iter().map(decode).collect()
     }
 
     /// A query of one GSI1 partition, ascending by sort key.
