@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use burst::domain::drops::{Drop, parse_new_drop};
+use burst::domain::drops::{DropSpec, parse_new_drop};
 use burst::domain::reservations::{Allocation, Reservation};
 use burst::store::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
@@ -300,7 +300,8 @@ impl Limit {
 /// issued with no handler, no shard read and no HTTP in front.
 async fn raw_transaction_limit(env: &TestEnv) -> Limit {
     let now = Utc::now();
-    let drop: Drop = parse_new_drop(drop_body(LIMIT_TRANSACTIONS as u32, json!({})), now).unwrap();
+    let drop: DropSpec =
+        parse_new_drop(drop_body(LIMIT_TRANSACTIONS as u32, json!({})), now).unwrap();
     env.app
         .store
         .put_drop(&drop, &drop.initial_shards())

@@ -2,48 +2,113 @@
 //!
 //! Every failure a route can meet is a variant here; `status_and_code` is the single place that
 //! decides what a client sees, so two routes can never answer the same situation differently.
+//! Failures of DynamoDB and Stripe keep their cause (`#[source]`) for the logs; clients only see
+//! the code and a message meant for them.
+
+use std::error::Error as StdError;
 
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400 `invalid_request` (+ `field`): the request is malformed or a field is out of range.
     #[error("{message}")]
     InvalidRequest {
         field: Option<String>,
         message: String,
     },
+    /// 413 `payload_too_large`: the body is over the limit any route accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 401 `unauthenticated`.
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// 403 `forbidden`: the route needs the admin group.
     #[error("this route needs the admin role")]
     Forbidden,
+    /// 404 `not_found`: unknown, malformed, or somebody else's.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 409 `sold_out`.
     #[error("the drop is sold out")]
     SoldOut,
+    /// 409 `already_claimed` (+ `reservation_id`).
     #[error("you already hold or bought the most units this drop allows")]
     AlreadyClaimed { reservation_id: Option<String> },
+    /// 403 `drop_not_live` (+ `starts_at`, `ends_at`).
     #[error("{reason}")]
     DropNotLive {
         reason: &'static str,
         starts_at: DateTime<Utc>,
         ends_at: Option<DateTime<Utc>>,
     },
+    /// 409 `reservation_not_held` (+ `status`).
     #[error("the reservation is {status}, not held")]
     ReservationNotHeld { status: &'static str },
+    /// 410 `reservation_expired`.
     #[error("the hold has expired; claim again if units are left")]
     ReservationExpired,
+    /// 429 `busy` (+ `Retry-After`): transactions kept colliding on the same items.
     #[error("too many shoppers are claiming this drop at once; retry shortly")]
     Busy,
+    /// 503 `unavailable` (+ `Retry-After`): DynamoDB kept throttling after the SDK's retries.
+    #[error("the shop is over capacity for a moment; retry shortly")]
+    Throttled(#[source] StoreError),
+    /// 400 `invalid_signature`: a webhook not signed by Stripe with our secret, or too old.
     #[error("invalid Stripe signature: {0}")]
     InvalidSignature(#[from] crate::payments::signature::SignatureError),
+    /// 503 `payments_unavailable`: this deployment has no Stripe configured.
     #[error("payments are not configured")]
     PaymentsUnavailable,
-    #[error("payment provider error: {0}")]
-    Payment(String),
-    #[error("storage failure: {0}")]
-    Store(String),
+    /// 502 `payment_provider_error`: Stripe failed or refused; the caller (or Stripe's webhook
+    /// retry) tries again.
+    #[error("the payment provider failed")]
+    Payment(#[source] PaymentError),
+    /// 500 `internal`.
+    #[error("storage failure")]
+    Store(#[source] StoreError),
+}
+
+/// What went wrong talking to DynamoDB.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed")]
+    Sdk(#[source] BoxError),
+    #[error("an item could not be encoded or decoded")]
+    Item(#[from] serde_dynamo::Error),
+    #[error("a request could not be built")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+    #[error("the {transaction} transaction was refused by {role}: {reasons}")]
+    Refused {
+        transaction: &'static str,
+        role: String,
+        reasons: String,
+    },
+    #[error("{0}")]
+    Invariant(String),
+}
+
+/// What went wrong talking to the payment provider.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// Stripe answered with an error object.
+    #[error("Stripe answered {status} {kind}/{code}: {message}")]
+    Refused {
+        status: u16,
+        kind: String,
+        code: String,
+        message: String,
+    },
+    #[error("Stripe could not be reached")]
+    Transport(#[source] BoxError),
+    #[error("Stripe's answer could not be read")]
+    Decode(#[source] BoxError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl ApiError {
@@ -61,9 +126,15 @@ impl ApiError {
         }
     }
 
+    /// A state the code assumes can never be reached was reached.
+    pub fn invariant(message: impl Into<String>) -> Self {
+        Self::Store(StoreError::Invariant(message.into()))
+    }
+
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -77,7 +148,17 @@ impl ApiError {
             Self::Payment(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             // 429, not 5xx: contention is the client's cue to retry, never a server fault.
             Self::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            Self::Throttled(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Seconds a client should wait before retrying (`Retry-After`), where retrying is the cure.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::Busy | Self::Throttled(_) => Some(1),
+            Self::Payment(_) => Some(2),
+            _ => None,
         }
     }
 
@@ -119,23 +200,74 @@ impl ApiError {
             }
             _ => {}
         }
+        if let Some(seconds) = self.retry_after_seconds() {
+            error.insert("retry_after_seconds".into(), json!(seconds));
+        }
         json!({ "error": error })
     }
 }
 
+/// The error and every cause under it, `: `-separated: what a log line needs.
+pub fn chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// DynamoDB's answers that mean "slow down": retried by the SDK first, then by us, and in the
+/// end a `503` with `Retry-After`, never a `500`.
+pub const THROTTLING_CODES: [&str; 4] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ThrottlingError",
+];
+
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for ApiError
 where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        Self::Store(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
+        let throttled = err
+            .as_service_error()
+            .and_then(|service| service.code())
+            .is_some_and(|code| THROTTLING_CODES.contains(&code));
+        let error = StoreError::Sdk(Box::new(err));
+        if throttled {
+            Self::Throttled(error)
+        } else {
+            Self::Store(error)
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
     }
 }
 
 impl From<serde_dynamo::Error> for ApiError {
     fn from(err: serde_dynamo::Error) -> Self {
-        Self::Store(format!("item (de)serialization: {err}"))
+        Self::Store(StoreError::Item(err))
+    }
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for ApiError {
+    fn from(err: aws_sdk_dynamodb::error::BuildError) -> Self {
+        Self::Store(StoreError::Build(err))
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(err: PaymentError) -> Self {
+        Self::Payment(err)
     }
 }
 

@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Result, chain};
 
 pub type HandlerResult = Result<Response<Body>>;
 
@@ -43,17 +43,32 @@ fn respond_json(status: StatusCode, body: &impl Serialize, cache: &str) -> Respo
 pub fn error_response(error: &ApiError) -> Response<Body> {
     let (status, code) = error.status_and_code();
     if status.is_server_error() {
-        tracing::error!(code, error = %error, "request failed");
+        tracing::error!(code, error = %chain(error), "request failed");
     } else {
         tracing::info!(code, status = status.as_u16(), "request refused");
     }
-    json_response(status, &error.body())
+    let mut response = json_response(status, &error.body());
+    if let Some(seconds) = error.retry_after_seconds() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
+
+/// No route takes a body anywhere near this; refusing bigger ones up front keeps a hostile
+/// megabyte from costing a parse.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The request's JSON body, `None` when there is none. Read from the raw bytes whatever the
 /// `Content-Type` says (API Gateway has already undone any base64 transfer encoding).
 pub fn json_body(request: &Request) -> Result<Option<Value>> {
     let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -16,7 +16,7 @@ use crate::domain::ids;
 use crate::domain::reservations::{
     Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
 };
-use crate::domain::retry::Backoff;
+use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
 use crate::store::{ClaimCommit, ReleaseGuard};
@@ -41,10 +41,10 @@ pub async fn claim(
     drop.ensure_live(Utc::now())?;
 
     let reservation_id = ids::new_id();
-    let mut backoff = Backoff::default();
     let mut swept = false;
     let mut lapsed_returned = false;
-    for round in 0..MAX_ROUNDS {
+    let mut retry = Retry::new("claim", MAX_ROUNDS);
+    loop {
         let now = Utc::now();
         drop.ensure_live(now)?;
         let shards = app.store.shards(&drop, true).await?;
@@ -55,6 +55,7 @@ pub async fn claim(
                     sweeper::expire_overdue_holds(app, &drop, &shards, now, SweepMode::Inline)
                         .await?;
                 if released > 0 {
+                    retry.again(Again::Changed).await?;
                     continue;
                 }
             }
@@ -71,19 +72,20 @@ pub async fn claim(
         );
         match app
             .store
-            .commit_claim(&reservation, drop.per_user_limit, now, round)
+            .commit_claim(&reservation, drop.per_user_limit, now, retry.round())
             .await?
         {
             ClaimCommit::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %drop.id, quantity,
-                    shards = ?reservation.allocations, "claim committed");
+                        shards = ?reservation.allocations, "claim committed");
                 return Ok(reservation.view(now));
             }
             ClaimCommit::LimitReached {
                 last_reservation_id,
             } => {
                 // A hold past its window no longer counts, swept or not: return it and retry
-                // (one with a Checkout Session is the sweeper's, which closes the session first).
+                // (one with a Checkout Session is the sweeper's, which closes the session
+                // first).
                 if !lapsed_returned
                     && let Some(id) = &last_reservation_id
                     && let Some(previous) = app.store.reservation(id).await?
@@ -100,6 +102,7 @@ pub async fn claim(
                     )
                     .await?;
                     if ended == HoldEnd::Released {
+                        retry.again(Again::Changed).await?;
                         continue;
                     }
                 }
@@ -107,12 +110,12 @@ pub async fn claim(
                     reservation_id: last_reservation_id,
                 });
             }
-            ClaimCommit::ShardRefused => {}
-            ClaimCommit::Conflict => backoff.after_conflict().await?,
+            // Another claim took the shard's units between our read and our write: progress
+            // for the drop as a whole.
+            ClaimCommit::ShardRefused => retry.again(Again::Changed).await?,
+            ClaimCommit::Contended => retry.again(Again::Contended).await?,
         }
     }
-    tracing::error!(drop_id = %drop.id, "claim did not settle within {MAX_ROUNDS} rounds");
-    Err(ApiError::Busy)
 }
 
 /// The claim body is optional; `quantity` defaults to 1 and may not pass the drop's limit.

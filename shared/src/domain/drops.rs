@@ -28,7 +28,7 @@ pub struct Price {
 
 /// A drop as stored. Immutable after creation, which is what lets claims cache it per container.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Drop {
+pub struct DropSpec {
     pub id: String,
     pub name: String,
     pub description: String,
@@ -78,13 +78,13 @@ pub struct Shard {
 #[derive(Debug, Clone, Serialize)]
 pub struct DropView {
     #[serde(flatten)]
-    pub drop: Drop,
+    pub drop: DropSpec,
     #[serde(flatten)]
     pub counts: UnitCounts,
     pub status: DropStatus,
 }
 
-impl Drop {
+impl DropSpec {
     pub fn status(&self, counts: UnitCounts, now: DateTime<Utc>) -> DropStatus {
         if now < self.starts_at {
             DropStatus::Upcoming
@@ -160,7 +160,7 @@ pub fn default_shard_count(total_units: u32) -> u32 {
 }
 
 /// Validates a `POST /admin/drops` body field by field, so each mistake gets its own message.
-pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<Drop> {
+pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::invalid_body("the body must be a JSON object"));
     };
@@ -225,7 +225,7 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<Drop> {
     let shard_count = optional_integer(&mut fields, "shard_count", 1, MAX_SHARDS.min(total_units))?
         .unwrap_or_else(|| default_shard_count(total_units));
 
-    Ok(Drop {
+    Ok(DropSpec {
         id: ids::new_id(),
         name,
         description,
@@ -372,7 +372,7 @@ pub async fn get_drop(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Dr
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
     let shards = app.store.shards(&drop, false).await?;
-    Ok(Drop::clone(&drop).view(&shards, now))
+    Ok(DropSpec::clone(&drop).view(&shards, now))
 }
 
 pub async fn list_drops(app: &App, now: DateTime<Utc>) -> Result<Vec<DropView>> {

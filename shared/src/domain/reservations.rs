@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::drops::Drop;
-use crate::domain::retry::Backoff;
+use crate::domain::drops::DropSpec;
+use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::payments::SessionEnd;
 use crate::store::{Commit, ReleaseGuard};
@@ -86,7 +86,7 @@ impl Reservation {
     /// A new hold of `quantity` units from `allocations`, for the drop's hold window from `now`.
     pub fn new_hold(
         id: String,
-        drop: &Drop,
+        drop: &DropSpec,
         shopper: &str,
         quantity: u32,
         allocations: Vec<Allocation>,
@@ -253,7 +253,7 @@ pub async fn return_units(
     guard: ReleaseGuard,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let mut backoff = Backoff::default();
+    let mut retry = Retry::new("release", 0);
     loop {
         match app
             .store
@@ -265,7 +265,7 @@ pub async fn return_units(
                     from = from.as_str(), to = to.as_str(), units = reservation.quantity, "units returned");
                 return Ok(true);
             }
-            Commit::Conflict => backoff.after_conflict().await?,
+            Commit::Contended => retry.again(Again::Contended).await?,
             _ => return Ok(false),
         }
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::domain::drops::{Drop, Shard};
+use crate::domain::drops::{DropSpec, Shard};
 use crate::domain::reservations::{HoldEnd, ReservationStatus, end_hold};
 use crate::error::Result;
 use crate::store::ReleaseGuard;
@@ -85,7 +85,7 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<SweepReport> {
 /// transaction (so racing sweepers and claims return units once). Returns how many it released.
 pub async fn expire_overdue_holds(
     app: &App,
-    drop: &Drop,
+    drop: &DropSpec,
     shards: &[Shard],
     now: DateTime<Utc>,
     mode: SweepMode,

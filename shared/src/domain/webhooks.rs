@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 
 use crate::app::App;
 use crate::domain::claims::allocate;
-use crate::domain::drops::Drop;
+use crate::domain::drops::DropSpec;
 use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, return_units};
-use crate::domain::retry::Backoff;
+use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, PaymentError, Result};
 use crate::payments::events::{Event, EventKind, SessionObject};
 use crate::payments::signature;
 use crate::store::{Commit, ReleaseGuard, SaleSource};
@@ -169,7 +169,7 @@ async fn settle(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let drop = app.store.drop(&reservation.drop_id).await?.ok_or_else(|| {
-        ApiError::Store(format!(
+        ApiError::invariant(format!(
             "drop {} of a paid reservation is missing",
             reservation.drop_id
         ))
@@ -187,13 +187,13 @@ async fn settle(
         return refund(app, reservation, session, RefundReason::AmountMismatch, now).await;
     }
 
-    let mut backoff = Backoff::default();
-    for _ in 0..MAX_ROUNDS {
+    let mut retry = Retry::new("sale", MAX_ROUNDS);
+    loop {
         let current = app
             .store
             .reservation(&reservation.id)
             .await?
-            .ok_or_else(|| ApiError::Store("reservation vanished".into()))?;
+            .ok_or_else(|| ApiError::invariant("a paid reservation vanished"))?;
         let commit = match current.status {
             ReservationStatus::Paid => return Ok(()),
             ReservationStatus::Held | ReservationStatus::PaymentPending => {
@@ -244,18 +244,17 @@ async fn settle(
                 tracing::warn!(reservation_id = %current.id, "order already final; nothing to settle");
                 return Ok(());
             }
-            Commit::Conflict => backoff.after_conflict().await?,
-            Commit::StateChanged | Commit::ShardRefused => {}
+            Commit::Contended => retry.again(Again::Contended).await?,
+            Commit::StateChanged | Commit::ShardRefused => retry.again(Again::Changed).await?,
         }
     }
-    Err(ApiError::Busy)
 }
 
 /// Units to re-claim for a late payment: from the shards as they are now, after returning any
 /// overdue holds when the drop reads empty.
 async fn reclaimable(
     app: &App,
-    drop: &Drop,
+    drop: &DropSpec,
     quantity: u32,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<Allocation>>> {
@@ -278,14 +277,14 @@ async fn mark_pending(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let order = order_of(reservation, session, OrderStatus::PaymentPending, &[], now);
-    let mut backoff = Backoff::default();
+    let mut retry = Retry::new("payment pending", 0);
     loop {
         match app
             .store
             .commit_payment_pending(reservation, &order, now)
             .await?
         {
-            Commit::Conflict => backoff.after_conflict().await?,
+            Commit::Contended => retry.again(Again::Contended).await?,
             Commit::Committed => {
                 tracing::info!(reservation_id = %reservation.id, "payment pending; units stay held");
                 return Ok(());
@@ -319,10 +318,11 @@ async fn refund_only(app: &App, session: &SessionObject) -> Result<()> {
     let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
     let Some(payment_intent) = session.payment_intent_id() else {
         tracing::error!(alert = "refund_without_payment_intent", session_id = %session.id, "cannot refund");
-        return Err(ApiError::Payment(format!(
+        return Err(PaymentError::Invalid(format!(
             "session {} has no payment intent to refund",
             session.id
-        )));
+        ))
+        .into());
     };
     let refund_id = gateway.refund(&session.id, &payment_intent).await?;
     tracing::info!(session_id = %session.id, %refund_id, "payment refunded");

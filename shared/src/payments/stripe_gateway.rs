@@ -14,7 +14,7 @@ use stripe_core::refund::CreateRefund;
 use super::{
     CheckoutRequest, CheckoutSession, GatewayFuture, PaymentGateway, SessionEnd, StripeConfig,
 };
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, PaymentError, Result};
 
 pub struct StripeGateway {
     client: Client,
@@ -40,7 +40,7 @@ impl StripeGateway {
             .currency
             .to_ascii_lowercase()
             .parse::<stripe_types::Currency>()
-            .map_err(|_| ApiError::Store(format!("unknown currency {}", request.currency)))?;
+            .map_err(|_| PaymentError::Invalid(format!("unknown currency {}", request.currency)))?;
         let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
         price.unit_amount = Some(request.unit_amount);
         price.product_data = Some(ProductData::new(request.product_name.clone()));
@@ -68,9 +68,9 @@ impl StripeGateway {
             .send(&self.client)
             .await
             .map_err(provider_error)?;
-        let url = session
-            .url
-            .ok_or_else(|| ApiError::Payment("Stripe returned a session without a URL".into()))?;
+        let url = session.url.ok_or_else(|| {
+            PaymentError::Invalid("Stripe returned a session without a URL".into())
+        })?;
         Ok(CheckoutSession {
             id: session.id.to_string(),
             url,
@@ -133,9 +133,9 @@ impl PaymentGateway for StripeGateway {
 fn idempotent(key: &str) -> Result<RequestStrategy> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
-        .map_err(|err| ApiError::Payment(format!("idempotency key: {err:?}")))
+        .map_err(|err| PaymentError::Invalid(format!("idempotency key: {err:?}")).into())
 }
 
 fn provider_error(err: StripeError) -> ApiError {
-    ApiError::Payment(err.to_string())
+    PaymentError::Transport(Box::new(err)).into()
 }

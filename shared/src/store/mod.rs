@@ -3,6 +3,7 @@
 //! of each action means.
 
 pub mod keys;
+#[cfg(feature = "table")]
 pub mod table;
 mod transactions;
 
@@ -21,11 +22,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::drops::{Drop, Shard};
+use crate::domain::drops::{DropSpec, Shard};
 use crate::domain::ids;
 use crate::domain::orders::Order;
 use crate::domain::reservations::Reservation;
-use crate::error::{ApiError, Result};
+use crate::error::Result;
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -39,7 +40,7 @@ pub struct Store {
     client: Client,
     table: String,
     /// Drops never change after creation, so a warm container reads each one once.
-    drop_cache: Mutex<HashMap<String, Arc<Drop>>>,
+    drop_cache: Mutex<HashMap<String, Arc<DropSpec>>>,
 }
 
 impl Store {
@@ -60,7 +61,7 @@ impl Store {
     }
 
     /// Writes the drop and all its shards in one transaction: a drop is never half-created.
-    pub async fn put_drop(&self, drop: &Drop, shards: &[Shard]) -> Result<()> {
+    pub async fn put_drop(&self, drop: &DropSpec, shards: &[Shard]) -> Result<()> {
         let mut drop_item = encode(drop, keys::drop_key(&drop.id))?;
         let (index_pk, index_sk) = keys::drop_index_key(&drop.starts_at.to_rfc3339(), &drop.id);
         drop_item.insert(keys::GSI1_PK.into(), s(index_pk));
@@ -77,14 +78,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn drop(&self, drop_id: &str) -> Result<Option<Arc<Drop>>> {
+    pub async fn drop(&self, drop_id: &str) -> Result<Option<Arc<DropSpec>>> {
         if !ids::is_valid(drop_id) {
             return Ok(None);
         }
         if let Some(drop) = self.cached_drop(drop_id) {
             return Ok(Some(drop));
         }
-        let Some(drop) = self.get::<Drop>(keys::drop_key(drop_id), false).await? else {
+        let Some(drop) = self.get::<DropSpec>(keys::drop_key(drop_id), false).await? else {
             return Ok(None);
         };
         let drop = Arc::new(drop);
@@ -95,7 +96,7 @@ impl Store {
         Ok(Some(drop))
     }
 
-    fn cached_drop(&self, drop_id: &str) -> Option<Arc<Drop>> {
+    fn cached_drop(&self, drop_id: &str) -> Option<Arc<DropSpec>> {
         self.drop_cache
             .lock()
             .expect("drop cache poisoned")
@@ -104,13 +105,13 @@ impl Store {
     }
 
     /// Every drop, by start time.
-    pub async fn list_drops(&self) -> Result<Vec<Drop>> {
+    pub async fn list_drops(&self) -> Result<Vec<DropSpec>> {
         self.query_index_partition(keys::drops_index_partition())
             .await
     }
 
     /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
-    pub async fn shards(&self, drop: &Drop, consistent: bool) -> Result<Vec<Shard>> {
+    pub async fn shards(&self, drop: &DropSpec, consistent: bool) -> Result<Vec<Shard>> {
         let keys = (0..drop.shard_count)
             .map(|shard| keys::shard_key(&drop.id, shard))
             .collect();
@@ -125,7 +126,7 @@ impl Store {
     }
 
     /// Shards of many drops (for `GET /drops`), grouped by drop id.
-    pub async fn shards_of_drops(&self, drops: &[Drop]) -> Result<HashMap<String, Vec<Shard>>> {
+    pub async fn shards_of_drops(&self, drops: &[DropSpec]) -> Result<HashMap<String, Vec<Shard>>> {
         let keys = drops
             .iter()
             .flat_map(|drop| (0..drop.shard_count).map(|shard| keys::shard_key(&drop.id, shard)))
@@ -268,8 +269,7 @@ impl Store {
                         .collect(),
                 ))
                 .consistent_read(consistent)
-                .build()
-                .map_err(build_error)?;
+                .build()?;
             for round in 0u32.. {
                 let output = self
                     .client
@@ -368,8 +368,4 @@ where
         }
         Err(err) => Err(err.into()),
     }
-}
-
-pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> ApiError {
-    ApiError::Store(format!("request build: {err}"))
 }

@@ -8,8 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_yaml::Value;
 
-use super::build_error;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 
 /// The template, compiled in so tests and tools need no path to it.
 pub const TEMPLATE: &str = include_str!("../../../template.yaml");
@@ -116,8 +115,7 @@ impl TableDefinition {
                 AttributeDefinition::builder()
                     .attribute_name(name)
                     .attribute_type(ScalarAttributeType::from(kind.as_str()))
-                    .build()
-                    .map_err(build_error)?,
+                    .build()?,
             );
         }
         for index in &self.indexes {
@@ -130,8 +128,7 @@ impl TableDefinition {
                             .projection_type(ProjectionType::from(index.projection.as_str()))
                             .build(),
                     )
-                    .build()
-                    .map_err(build_error)?,
+                    .build()?,
             );
         }
         request.send().await?;
@@ -143,8 +140,7 @@ impl TableDefinition {
                     TimeToLiveSpecification::builder()
                         .attribute_name(attribute)
                         .enabled(true)
-                        .build()
-                        .map_err(build_error)?,
+                        .build()?,
                 )
                 .send()
                 .await?;
@@ -161,7 +157,7 @@ fn key_schema(pairs: &[(String, String)]) -> Result<Vec<KeySchemaElement>> {
                 .attribute_name(name)
                 .key_type(KeyType::from(kind.as_str()))
                 .build()
-                .map_err(build_error)
+                .map_err(ApiError::from)
         })
         .collect()
 }

@@ -11,19 +11,55 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Item, RETENTION_SECONDS, Store, build_error, condition_met, encode, keys, n, s};
+use super::{Item, RETENTION_SECONDS, Store, condition_met, encode, keys, n, s};
 use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Result, StoreError, THROTTLING_CODES};
+
+/// Which item an action of a transaction writes. A cancellation is decoded by the role of the
+/// action that refused, never by its position in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The shopper's claim record for the drop (`USER#…` / `CLAIM#…`).
+    ClaimRecord,
+    Reservation,
+    /// An inventory shard.
+    Shard,
+    Order,
+}
+
+/// A `TransactWriteItems` being built: each action with its role.
+struct Transaction {
+    name: &'static str,
+    actions: Vec<TransactWriteItem>,
+    roles: Vec<Role>,
+}
+
+impl Transaction {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            actions: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, role: Role, action: TransactWriteItem) {
+        self.actions.push(action);
+        self.roles.push(role);
+    }
+}
 
 /// What DynamoDB did with a transaction.
 enum Sent {
     Committed,
-    /// Cancelled because another transaction held one of its items.
-    Conflict,
-    /// Cancelled by a condition: the first refusing action's index, and every reason.
+    /// Cancelled by contention: another transaction held one of its items, or the partition
+    /// was throttled. Retried with backoff.
+    Contended,
+    /// Cancelled by a condition: the role of the first action that refused, and its reason.
     Refused {
-        action: Option<usize>,
+        role: Role,
+        reason: CancellationReason,
         reasons: Vec<CancellationReason>,
     },
 }
@@ -38,7 +74,7 @@ pub enum ClaimCommit {
     },
     /// A chosen shard no longer had the units, or the sale window closed, since it was read.
     ShardRefused,
-    Conflict,
+    Contended,
 }
 
 /// How any other transaction ended.
@@ -54,7 +90,7 @@ pub enum Commit {
     LimitReached,
     /// Re-claiming for a late payment found a shard without the units.
     ShardRefused,
-    Conflict,
+    Contended,
 }
 
 /// Which condition a release must meet besides the hold still being in its state.
@@ -148,8 +184,7 @@ impl UpdateAction {
                 self.return_old_on_refusal
                     .then_some(ReturnValuesOnConditionCheckFailure::AllOld),
             )
-            .build()
-            .map_err(build_error)?;
+            .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 }
@@ -228,12 +263,12 @@ impl Store {
             n(reservation.expires_at_ms / 1000 + RETENTION_SECONDS),
         );
 
-        let mut actions = vec![
-            claim_record.build(&self.table)?,
-            self.put_new(reservation_item)?,
-        ];
+        let mut claim = Transaction::new("claim");
+        claim.push(Role::ClaimRecord, claim_record.build(&self.table)?);
+        claim.push(Role::Reservation, self.put_new(reservation_item)?);
         for allocation in &reservation.allocations {
-            actions.push(
+            claim.push(
+                Role::Shard,
                 move_units(
                     &reservation.drop_id,
                     allocation,
@@ -251,21 +286,24 @@ impl Store {
 
         // The token makes the SDK's own network retries of this exact attempt idempotent.
         let token = format!("{}-{attempt}", reservation.id);
-        let (refused, reasons) = match self.transact(actions, Some(token)).await? {
-            Sent::Committed => return Ok(ClaimCommit::Committed),
-            Sent::Conflict => return Ok(ClaimCommit::Conflict),
-            Sent::Refused { action, reasons } => (action, reasons),
-        };
-        match refused {
-            Some(0) => Ok(ClaimCommit::LimitReached {
-                last_reservation_id: reasons[0]
+        match self.transact(claim, Some(token)).await? {
+            Sent::Committed => Ok(ClaimCommit::Committed),
+            Sent::Contended => Ok(ClaimCommit::Contended),
+            Sent::Refused {
+                role: Role::ClaimRecord,
+                reason,
+                ..
+            } => Ok(ClaimCommit::LimitReached {
+                last_reservation_id: reason
                     .item()
                     .and_then(|item| item.get("last_reservation_id"))
                     .and_then(|value| value.as_s().ok())
                     .cloned(),
             }),
-            Some(index) if index >= 2 => Ok(ClaimCommit::ShardRefused),
-            _ => Err(cancelled("claim", &reasons)),
+            Sent::Refused {
+                role: Role::Shard, ..
+            } => Ok(ClaimCommit::ShardRefused),
+            Sent::Refused { role, reasons, .. } => Err(refused("claim", role, &reasons)),
         }
     }
 
@@ -280,7 +318,6 @@ impl Store {
         guard: ReleaseGuard,
         now: DateTime<Utc>,
     ) -> Result<Commit> {
-        let quantity = i64::from(reservation.quantity);
         let mut condition = vec!["#status = :from"];
         // Seen without a Checkout Session: refuse if one was stored since, so the caller closes it
         // at Stripe before the units go back.
@@ -292,32 +329,15 @@ impl Store {
             condition.push("expires_at_ms <= :now");
             end_hold = end_hold.value(":now", n(now.timestamp_millis()));
         }
-        let end_hold = end_hold.when(condition.join(" AND "));
-        let lower_claim = UpdateAction::new(
-            keys::claim_record_key(&reservation.shopper, &reservation.drop_id),
-            "ADD units :minus",
-        )
-        .when("units >= :q")
-        .value(":q", n(quantity))
-        .value(":minus", n(-quantity));
-
-        let mut actions = vec![
-            end_hold.build(&self.table)?,
-            lower_claim.build(&self.table)?,
-        ];
-        for allocation in &reservation.allocations {
-            actions.push(
-                move_units(
-                    &reservation.drop_id,
-                    allocation,
-                    Bucket::Held,
-                    Bucket::Available,
-                )
-                .build(&self.table)?,
-            );
-        }
+        let mut release = Transaction::new("release");
+        release.push(
+            Role::Reservation,
+            end_hold.when(condition.join(" AND ")).build(&self.table)?,
+        );
+        self.return_units_of(&mut release, reservation)?;
         if from == ReservationStatus::PaymentPending {
-            actions.push(
+            release.push(
+                Role::Order,
                 UpdateAction::new(
                     keys::order_key(&reservation.shopper, &reservation.id),
                     "SET #status = :failed",
@@ -330,11 +350,45 @@ impl Store {
             );
         }
         // Any refusal but the reservation's means a counter refused a hold that was in its
-        // state: the ledger is broken somewhere, and `settle` refuses loudly.
-        let sent = self.transact(actions, None).await?;
-        settle(sent, "release", |action| {
-            (action == 0).then_some(Commit::StateChanged)
+        // state: the ledger is broken somewhere, and `outcome_of` refuses loudly.
+        let sent = self.transact(release, None).await?;
+        outcome_of(sent, "release", |role| {
+            (role == Role::Reservation).then_some(Commit::StateChanged)
         })
+    }
+
+    /// The actions that give a hold's units back: the shopper's claim record no longer counts
+    /// them and every shard it took from moves them from `held` to `available`.
+    fn return_units_of(
+        &self,
+        transaction: &mut Transaction,
+        reservation: &Reservation,
+    ) -> Result<()> {
+        let quantity = i64::from(reservation.quantity);
+        transaction.push(
+            Role::ClaimRecord,
+            UpdateAction::new(
+                keys::claim_record_key(&reservation.shopper, &reservation.drop_id),
+                "ADD units :minus",
+            )
+            .when("units >= :q")
+            .value(":q", n(quantity))
+            .value(":minus", n(-quantity))
+            .build(&self.table)?,
+        );
+        for allocation in &reservation.allocations {
+            transaction.push(
+                Role::Shard,
+                move_units(
+                    &reservation.drop_id,
+                    allocation,
+                    Bucket::Held,
+                    Bucket::Available,
+                )
+                .build(&self.table)?,
+            );
+        }
+        Ok(())
     }
 
     /// Turns a reservation into a sale: the reservation becomes `paid` (with the shards its
@@ -381,24 +435,24 @@ impl Store {
             SaleSource::Reclaim { .. } => Bucket::Available,
         };
 
-        let mut actions = vec![
-            sell.build(&self.table)?,
-            self.put_order(order_item)?,
-            claim_record.build(&self.table)?,
-        ];
+        let mut sale = Transaction::new("sale");
+        sale.push(Role::Reservation, sell.build(&self.table)?);
+        sale.push(Role::Order, self.put_order(order_item)?);
+        sale.push(Role::ClaimRecord, claim_record.build(&self.table)?);
         for allocation in allocations {
-            actions.push(
+            sale.push(
+                Role::Shard,
                 move_units(&reservation.drop_id, allocation, from_bucket, Bucket::Sold)
                     .build(&self.table)?,
             );
         }
         let reclaim = matches!(source, SaleSource::Reclaim { .. });
-        let sent = self.transact(actions, None).await?;
-        settle(sent, "sale", |action| match action {
-            0 => Some(Commit::StateChanged),
-            1 => Some(Commit::OrderExists),
-            2 if reclaim => Some(Commit::LimitReached),
-            _ if reclaim => Some(Commit::ShardRefused),
+        let sent = self.transact(sale, None).await?;
+        outcome_of(sent, "sale", |role| match role {
+            Role::Reservation => Some(Commit::StateChanged),
+            Role::Order => Some(Commit::OrderExists),
+            Role::ClaimRecord if reclaim => Some(Commit::LimitReached),
+            Role::Shard if reclaim => Some(Commit::ShardRefused),
             _ => None,
         })
     }
@@ -426,11 +480,13 @@ impl Store {
         .value(":ipk", s(pending_pk))
         .value(":isk", s(pending_sk));
         let order_item = encode(order, keys::order_key(&order.shopper, &order.id))?;
-        let actions = vec![pending.build(&self.table)?, self.put_order(order_item)?];
-        let sent = self.transact(actions, None).await?;
-        settle(sent, "payment pending", |action| match action {
-            0 => Some(Commit::StateChanged),
-            1 => Some(Commit::OrderExists),
+        let mut park = Transaction::new("payment pending");
+        park.push(Role::Reservation, pending.build(&self.table)?);
+        park.push(Role::Order, self.put_order(order_item)?);
+        let sent = self.transact(park, None).await?;
+        outcome_of(sent, "payment pending", |role| match role {
+            Role::Reservation => Some(Commit::StateChanged),
+            Role::Order => Some(Commit::OrderExists),
             _ => None,
         })
     }
@@ -477,15 +533,11 @@ impl Store {
         condition_met(saved)
     }
 
-    async fn transact(
-        &self,
-        actions: Vec<TransactWriteItem>,
-        token: Option<String>,
-    ) -> Result<Sent> {
+    async fn transact(&self, transaction: Transaction, token: Option<String>) -> Result<Sent> {
         let sent = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(actions))
+            .set_transact_items(Some(transaction.actions))
             .set_client_request_token(token)
             .send()
             .await;
@@ -495,19 +547,37 @@ impl Store {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     cancelled.cancellation_reasons().to_vec()
                 }
+                // The same token is still being applied by an earlier try of this attempt.
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                    return Ok(Sent::Contended);
+                }
                 _ => return Err(err.into()),
             },
         };
-        if reasons
-            .iter()
-            .any(|r| r.code() == Some("TransactionConflict"))
-        {
-            return Ok(Sent::Conflict);
+        let contended = reasons.iter().any(|reason| {
+            reason.code().is_some_and(|code| {
+                code == "TransactionConflict" || THROTTLING_CODES.contains(&code)
+            })
+        });
+        if contended {
+            return Ok(Sent::Contended);
         }
-        let action = reasons
+        match reasons
             .iter()
-            .position(|r| r.code() == Some("ConditionalCheckFailed"));
-        Ok(Sent::Refused { action, reasons })
+            .position(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        {
+            Some(index) => Ok(Sent::Refused {
+                role: transaction.roles[index],
+                reason: reasons[index].clone(),
+                reasons,
+            }),
+            None => Err(StoreError::Refused {
+                transaction: transaction.name,
+                role: "no condition".into(),
+                reasons: format!("{reasons:?}"),
+            }
+            .into()),
+        }
     }
 
     pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
@@ -542,8 +612,7 @@ impl Store {
             .condition_expression(condition)
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build()
-            .map_err(build_error)?;
+            .build()?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
@@ -555,23 +624,33 @@ impl UpdateAction {
     }
 }
 
-/// What a non-claim transaction's outcome means: `refused` names the outcome of a refusal by
-/// the action at that index; a refusal it does not expect is an error.
-fn settle(sent: Sent, what: &str, refused: impl FnOnce(usize) -> Option<Commit>) -> Result<Commit> {
+/// What a non-claim transaction's outcome means: `refused` names the outcome of a refusal by an
+/// action of that role; a refusal it does not expect is an error.
+fn outcome_of(
+    sent: Sent,
+    transaction: &'static str,
+    refused: impl FnOnce(Role) -> Option<Commit>,
+) -> Result<Commit> {
     match sent {
         Sent::Committed => Ok(Commit::Committed),
-        Sent::Conflict => Ok(Commit::Conflict),
-        Sent::Refused { action, reasons } => action
-            .and_then(refused)
-            .ok_or_else(|| cancelled(what, &reasons)),
+        Sent::Contended => Ok(Commit::Contended),
+        Sent::Refused { role, reasons, .. } => {
+            refused(role).ok_or_else(|| self::refused(transaction, role, &reasons))
+        }
     }
 }
 
-fn cancelled(what: &str, reasons: &[CancellationReason]) -> ApiError {
+fn refused(transaction: &'static str, role: Role, reasons: &[CancellationReason]) -> ApiError {
     tracing::error!(
-        transaction = what,
+        transaction,
+        ?role,
         ?reasons,
         "transaction refused unexpectedly"
     );
-    ApiError::Store(format!("{what} transaction cancelled: {reasons:?}"))
+    StoreError::Refused {
+        transaction,
+        role: format!("{role:?}"),
+        reasons: format!("{reasons:?}"),
+    }
+    .into()
 }
