@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use lambda_http::Request;
 use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
 use serde_json::json;
 
 use crate::app::App;
@@ -23,10 +23,12 @@ pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {
     Ok(json_response(StatusCode::CREATED, &drop))
 }
 
-/// `GET /drops`
-pub async fn list_drops(app: Arc<App>, _request: Request) -> HandlerResult {
-    let drops = drops::list_drops(&app, Utc::now()).await?;
-    Ok(public_json_response(&json!({ "drops": drops })))
+/// `GET /drops?limit=&cursor=`
+pub async fn list_drops(app: Arc<App>, request: Request) -> HandlerResult {
+    let query = request.query_string_parameters_ref();
+    let param = |name| query.and_then(|q| q.first(name));
+    let page = drops::list_drops(&app, Utc::now(), param("limit"), param("cursor")).await?;
+    Ok(public_json_response(&page))
 }
 
 /// `GET /drops/{drop_id}`

@@ -55,9 +55,15 @@ impl TestEnv {
 
     /// With payments, against a fresh Stripe emulator of this test's own.
     pub async fn with_stripe() -> Self {
+        Self::with_stripe_latency(std::time::Duration::ZERO).await
+    }
+
+    /// With payments, against an emulator whose every API request takes `latency`.
+    pub async fn with_stripe_latency(latency: std::time::Duration) -> Self {
         let emulator = Emulator::new(EmulatorConfig {
             webhook_url: None,
             webhook_secret: WEBHOOK_SECRET.into(),
+            latency,
         });
         emulator.serve(0).await.expect("start the Stripe emulator");
         let mut env = Self::build(None, None).await;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::domain::reservations::{ReservationStatus, owned_reservation};
 use crate::error::{ApiError, Result};
-use crate::payments::{CheckoutRequest, MIN_SESSION_SECONDS};
+use crate::payments::CheckoutRequest;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CheckoutView {
@@ -30,7 +30,9 @@ pub async fn start_checkout(
         ReservationStatus::Expired | ReservationStatus::Released => {
             return Err(ApiError::ReservationExpired);
         }
-        status @ (ReservationStatus::Paid | ReservationStatus::PaymentPending) => {
+        status @ (ReservationStatus::Paid
+        | ReservationStatus::PaymentPending
+        | ReservationStatus::Refunded) => {
             return Err(ApiError::ReservationNotHeld {
                 status: status.as_str(),
             });
@@ -53,9 +55,6 @@ pub async fn start_checkout(
         .drop(&reservation.drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
-    // The hold is 10 minutes; Stripe's shortest session is 30. The session outlives the hold,
-    // and the sweeper closes it when the hold ends.
-    let expires_at = (reservation.expires_at_ms / 1000).max(now.timestamp() + MIN_SESSION_SECONDS);
     let session = gateway
         .create_checkout(&CheckoutRequest {
             reservation_id: reservation.id.clone(),
@@ -64,7 +63,7 @@ pub async fn start_checkout(
             unit_amount: drop.price.amount,
             currency: drop.price.currency.clone(),
             quantity: reservation.quantity,
-            expires_at,
+            expires_at: reservation.checkout_expires_at,
         })
         .await?;
     let view = CheckoutView {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::app::App;
+use crate::domain::currency::{self, PriceProblem};
 use crate::domain::ids;
 use crate::error::{ApiError, Result};
 
@@ -224,6 +225,13 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
         .unwrap_or(DEFAULT_HOLD_SECONDS);
     let shard_count = optional_integer(&mut fields, "shard_count", 1, MAX_SHARDS.min(total_units))?
         .unwrap_or_else(|| default_shard_count(total_units));
+    if let Err(problem) = currency::check_price(&price.currency, price.amount, per_user_limit) {
+        let field = match problem {
+            PriceProblem::UnsupportedCurrency => "price.currency",
+            _ => "price.amount",
+        };
+        return Err(ApiError::invalid(field, problem.message(&price.currency)));
+    }
 
     Ok(DropSpec {
         id: ids::new_id(),
@@ -248,13 +256,19 @@ fn parse_price(value: Option<Value>) -> Result<Price> {
         ));
     };
     let amount = match price.remove("amount") {
-        Some(Value::Number(n)) if n.as_i64().is_some_and(|a| (1..=100_000_000).contains(&a)) => {
+        Some(Value::Number(n))
+            if n.as_i64()
+                .is_some_and(|a| (1..=currency::MAX_AMOUNT).contains(&a)) =>
+        {
             n.as_i64().unwrap_or_default()
         }
         _ => {
             return Err(ApiError::invalid(
                 "price.amount",
-                "price.amount must be a whole number of minor units between 1 and 100000000",
+                format!(
+                    "price.amount must be a whole number of minor units between 1 and {}",
+                    currency::MAX_AMOUNT
+                ),
             ));
         }
     };
@@ -375,14 +389,53 @@ pub async fn get_drop(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Dr
     Ok(DropSpec::clone(&drop).view(&shards, now))
 }
 
-pub async fn list_drops(app: &App, now: DateTime<Utc>) -> Result<Vec<DropView>> {
-    let drops = app.store.list_drops().await?;
-    let mut shards = app.store.shards_of_drops(&drops).await?;
-    Ok(drops
-        .into_iter()
-        .map(|drop| {
-            let own = shards.remove(&drop.id).unwrap_or_default();
-            drop.view(&own, now)
-        })
-        .collect())
+/// Drops stay in the listing this long after they end, so a shopper still finds one that just
+/// closed; older ones leave it without being read.
+pub const RECENTLY_ENDED: chrono::Duration = chrono::Duration::days(1);
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 100;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DropsPage {
+    pub drops: Vec<DropView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /drops?limit=&cursor=`: upcoming, live and recently ended drops, by closing time.
+pub async fn list_drops(
+    app: &App,
+    now: DateTime<Utc>,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<DropsPage> {
+    let limit = match limit {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )
+            })?,
+    };
+    let page = app
+        .store
+        .drops_page(now - RECENTLY_ENDED, limit as i32, cursor)
+        .await?;
+    let mut shards = app.store.shards_of_drops(&page.items).await?;
+    Ok(DropsPage {
+        drops: page
+            .items
+            .into_iter()
+            .map(|drop| {
+                let own = shards.remove(&drop.id).unwrap_or_default();
+                drop.view(&own, now)
+            })
+            .collect(),
+        next_cursor: page.next,
+    })
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod checkout;
 pub mod claims;
+pub mod currency;
 pub mod drops;
 pub mod orders;
 pub mod reservations;

@@ -17,9 +17,15 @@ pub enum OrderStatus {
     PaymentPending,
     /// The delayed payment failed; the units went back.
     PaymentFailed,
-    /// Money came in that could not buy a unit (sold out by then, wrong amount, over the
-    /// limit); it was refunded in full.
+    /// Burst decided to refund this payment and recorded it before asking Stripe; a retry
+    /// finishes the refund, nothing can sell the units meanwhile.
+    Refunding,
+    /// The money went back: a payment that could not buy a unit (sold out by then, wrong amount,
+    /// over the limit, after the drop ended), or a sale refunded at Stripe (`paid_at` set; its
+    /// units stay sold).
     Refunded,
+    /// The shopper's bank disputes the payment; the units stay sold.
+    Disputed,
 }
 
 impl OrderStatus {
@@ -28,7 +34,9 @@ impl OrderStatus {
             Self::Paid => "paid",
             Self::PaymentPending => "payment_pending",
             Self::PaymentFailed => "payment_failed",
+            Self::Refunding => "refunding",
             Self::Refunded => "refunded",
+            Self::Disputed => "disputed",
         }
     }
 }
@@ -56,6 +64,15 @@ pub struct Order {
     pub refunded_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_reason: Option<String>,
+    /// The Stripe idempotency key of Burst's refund, recorded before the refund is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_key: Option<String>,
+    /// Minor units refunded at Stripe so far (a partial refund leaves the order paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_refunded: Option<i64>,
+    /// Stripe's dispute status (`needs_response`, `won`, `lost`, …) once one was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute_status: Option<String>,
 }
 
 /// What a shopper sees of an order.
@@ -73,6 +90,10 @@ pub struct OrderView {
     pub refunded_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_refunded: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispute_status: Option<String>,
 }
 
 impl Order {
@@ -88,7 +109,15 @@ impl Order {
             paid_at: self.paid_at,
             refunded_at: self.refunded_at,
             refund_reason: self.refund_reason.clone(),
+            amount_refunded: self.amount_refunded,
+            dispute_status: self.dispute_status.clone(),
         }
+    }
+
+    /// Whether this order's units were sold (and stay counted as sold whatever happens to the
+    /// money afterwards: refunds and disputes at Stripe never put units back on sale).
+    pub fn sold_units(&self) -> bool {
+        self.paid_at.is_some()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::domain::drops::DropSpec;
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
-use crate::payments::SessionEnd;
+use crate::payments::{MIN_SESSION_SECONDS, SessionEnd};
 use crate::store::{Commit, ReleaseGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub enum ReservationStatus {
     Paid,
     Expired,
     Released,
+    /// A payment came in that could not buy the units (wrong amount); it was refunded and the
+    /// units returned in the same transaction that ended the hold.
+    Refunded,
 }
 
 impl ReservationStatus {
@@ -34,6 +37,7 @@ impl ReservationStatus {
             Self::Paid => "paid",
             Self::Expired => "expired",
             Self::Released => "released",
+            Self::Refunded => "refunded",
         }
     }
 
@@ -63,6 +67,15 @@ pub struct Reservation {
     pub expires_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
+    /// When the hold's Checkout Session expires (unix seconds), fixed when the hold is made: the
+    /// session is created with exactly these parameters on every try, so a retry under the same
+    /// idempotency key is one Stripe accepts. Stripe's shortest session is 30 minutes, so this is
+    /// the hold's end plus 31 minutes: at least that far ahead whenever checkout starts within
+    /// the hold, and the sweeper closes the session when the hold ends.
+    pub checkout_expires_at: i64,
+    /// When checkout completed with a delayed payment method (status `payment_pending`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_pending_since: Option<DateTime<Utc>>,
     /// The Stripe Checkout Session paying for this hold, once one was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkout_session_id: Option<String>,
@@ -94,6 +107,7 @@ impl Reservation {
     ) -> Self {
         let expires_at = now + chrono::Duration::seconds(i64::from(drop.hold_seconds));
         Self {
+            checkout_expires_at: expires_at.timestamp() + MIN_SESSION_SECONDS,
             id,
             drop_id: drop.id.clone(),
             shopper: shopper.to_string(),
@@ -104,6 +118,7 @@ impl Reservation {
             expires_at,
             expires_at_ms: expires_at.timestamp_millis(),
             ended_at: None,
+            payment_pending_since: None,
             checkout_session_id: None,
             checkout_url: None,
         }
@@ -190,7 +205,7 @@ pub async fn release_by_owner(
                 return Err(ApiError::ReservationNotHeld { status: "paying" });
             }
         }
-        ReservationStatus::Expired | ReservationStatus::Released => {}
+        ReservationStatus::Expired | ReservationStatus::Released | ReservationStatus::Refunded => {}
     }
     Ok(owned_reservation(app, shopper, reservation_id)
         .await?

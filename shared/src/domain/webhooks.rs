@@ -1,8 +1,13 @@
-//! `POST /webhooks/stripe`: Stripe's word on a Checkout Session, turned into exactly one outcome.
+//! `POST /webhooks/stripe`: Stripe's word on a payment, turned into exactly one outcome.
 //!
-//! Stripe retries, duplicates and reorders events, so every transition is conditioned on the
-//! reservation's current state and a transition that no longer applies does nothing. Money is
-//! never kept for units Burst cannot deliver: a payment that cannot become a sale is refunded.
+//! Stripe sends every event of the account here — other integrations' sessions too — and retries,
+//! duplicates and reorders them. So: an event about a payment Burst did not start is answered
+//! `ignored` and touches nothing; every transition is conditioned on the current state, so one
+//! that no longer applies does nothing; and money is never kept for units Burst cannot deliver.
+//! A refund is *decided* first (the order is written `refunding`, and a hold that still has units
+//! ends and returns them in that same transaction), *then* sent to Stripe under an idempotency
+//! key, *then* marked `refunded`: a retry or an overlapping delivery converges on the recorded
+//! decision, and nothing can sell the units of a payment whose money is going back.
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +19,7 @@ use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, re
 use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, PaymentError, Result};
-use crate::payments::events::{Event, EventKind, SessionObject};
+use crate::payments::events::{ChargeObject, DisputeObject, Event, EventKind, SessionObject};
 use crate::payments::signature;
 use crate::store::{Commit, ReleaseGuard, SaleSource};
 
@@ -44,6 +49,7 @@ enum RefundReason {
     AmountMismatch,
     SoldOut,
     PerUserLimit,
+    DropEnded,
 }
 
 impl RefundReason {
@@ -52,6 +58,7 @@ impl RefundReason {
             Self::AmountMismatch => "amount_mismatch",
             Self::SoldOut => "sold_out",
             Self::PerUserLimit => "per_user_limit",
+            Self::DropEnded => "drop_ended",
         }
     }
 }
@@ -78,52 +85,69 @@ pub async fn handle_event(
         return Ok(WebhookOutcome::Duplicate);
     }
     let kind = event.kind();
-    let outcome = if kind == EventKind::Ignored {
-        WebhookOutcome::Ignored
-    } else {
-        let session = event
-            .session()
-            .ok_or_else(|| ApiError::invalid_body("the event carries no Checkout Session"))?;
-        tracing::info!(event_id = %event.id, event_type = %event.kind, session_id = %session.id,
-            payment_status = %session.payment_status, "stripe event");
-        apply(app, kind, &session, now).await?;
-        WebhookOutcome::Processed
+    let applied = match kind {
+        EventKind::Ignored => false,
+        kind if kind.is_session_event() => {
+            let session: SessionObject = event.object().map_err(ApiError::invalid_body)?;
+            tracing::info!(event_id = %event.id, event_type = %event.kind, session_id = %session.id,
+                payment_status = %session.payment_status, "stripe event");
+            apply_session_event(app, kind, &session, now).await?
+        }
+        EventKind::ChargeRefunded => {
+            let charge: ChargeObject = event.object().map_err(ApiError::invalid_body)?;
+            apply_charge_refund(app, &charge).await?
+        }
+        _ => {
+            let dispute: DisputeObject = event.object().map_err(ApiError::invalid_body)?;
+            apply_dispute(app, kind, &dispute, now).await?
+        }
     };
+    if !applied {
+        // Not Burst's (another integration's session, a Payment Link) or not an event Burst
+        // acts on: answered 2xx so Stripe stops retrying, and nothing is written.
+        tracing::info!(event_id = %event.id, event_type = %event.kind, "event ignored");
+        return Ok(WebhookOutcome::Ignored);
+    }
     app.store.record_event(&event.id, &event.kind, now).await?;
-    Ok(outcome)
+    Ok(WebhookOutcome::Processed)
 }
 
-async fn apply(
+/// The reservation a session pays for, when Burst created the session: its metadata names a
+/// reservation of ours and the reservation names this session (or, after a crash between
+/// Stripe and our save, none yet). `None` for anything else.
+async fn reservation_of(app: &App, session: &SessionObject) -> Result<Option<Reservation>> {
+    let Some(id) = session.metadata.get("reservation_id") else {
+        return Ok(None);
+    };
+    let Some(reservation) = app.store.reservation(id).await? else {
+        return Ok(None);
+    };
+    let ours = session.client_reference_id.as_deref() == Some(reservation.id.as_str())
+        && session.metadata.get("drop_id") == Some(&reservation.drop_id)
+        && reservation
+            .checkout_session_id
+            .as_deref()
+            .is_none_or(|stored| stored == session.id);
+    Ok(ours.then_some(reservation))
+}
+
+/// Applies what a Checkout Session event says; `false` when the session is not Burst's. Also what
+/// the sweeper runs for a completed session whose webhook never arrived.
+pub async fn apply_session_event(
     app: &App,
     kind: EventKind,
     session: &SessionObject,
     now: DateTime<Utc>,
-) -> Result<()> {
-    let reservation = match &session.client_reference_id {
-        Some(id) => app.store.reservation(id).await?,
-        None => None,
-    };
-    let Some(reservation) =
-        reservation.filter(|r| r.checkout_session_id.as_deref() == Some(session.id.as_str()))
-    else {
-        // Not a session Burst created for a hold it knows: money for nothing is returned.
-        tracing::error!(alert = "unknown_checkout_session", session_id = %session.id,
-            client_reference_id = ?session.client_reference_id, "payment event for no known hold");
-        if kind == EventKind::Completed && session.payment_status == "paid"
-            || kind == EventKind::AsyncPaymentSucceeded
-        {
-            refund_only(app, session).await?;
-        }
-        return Ok(());
+) -> Result<bool> {
+    let Some(reservation) = reservation_of(app, session).await? else {
+        return Ok(false);
     };
     match kind {
-        EventKind::Completed if session.payment_status == "paid" => {
-            settle(app, &reservation, session, now).await
+        EventKind::Completed if session.is_paid() => {
+            settle(app, &reservation, session, now).await?
         }
-        EventKind::AsyncPaymentSucceeded => settle(app, &reservation, session, now).await,
-        EventKind::Completed if session.payment_status == "unpaid" => {
-            mark_pending(app, &reservation, session, now).await
-        }
+        EventKind::AsyncPaymentSucceeded => settle(app, &reservation, session, now).await?,
+        EventKind::Completed => mark_pending(app, &reservation, session, now).await?,
         EventKind::AsyncPaymentFailed => {
             // A failure may overtake the `completed` event: release from whichever state holds
             // the units, so a late `completed` finds nothing to park.
@@ -141,7 +165,6 @@ async fn apply(
                     break;
                 }
             }
-            Ok(())
         }
         EventKind::Expired => {
             // Nobody can pay this session any more; a hold still waiting for it is over.
@@ -153,15 +176,16 @@ async fn apply(
                 ReleaseGuard::Anytime,
                 now,
             )
-            .await
-            .map(|_| ())
+            .await?;
         }
-        _ => Ok(()),
+        _ => return Ok(false),
     }
+    Ok(true)
 }
 
 /// The payment succeeded: a sale, exactly once — from the hold while it holds the units, by
-/// re-claiming them if the hold already ended, or a refund when neither can be done.
+/// re-claiming them if the hold already ended, or a refund when neither can be done. A decision
+/// already recorded on the order wins over deciding again.
 async fn settle(
     app: &App,
     reservation: &Reservation,
@@ -174,29 +198,40 @@ async fn settle(
             reservation.drop_id
         ))
     })?;
-    let expected = drop.price.amount * i64::from(reservation.quantity);
-    let currency_matches = session
-        .currency
-        .as_deref()
-        .is_some_and(|currency| currency.eq_ignore_ascii_case(&drop.price.currency));
-    if session.amount_total != Some(expected) || !currency_matches {
-        tracing::error!(alert = "payment_amount_mismatch", reservation_id = %reservation.id,
-            session_id = %session.id, expected, currency = %drop.price.currency,
-            paid = ?session.amount_total, paid_currency = ?session.currency,
-            "paid amount does not match the drop's price; refunding");
-        return refund(app, reservation, session, RefundReason::AmountMismatch, now).await;
-    }
-
     let mut retry = Retry::new("sale", MAX_ROUNDS);
     loop {
+        if let Some(order) = app
+            .store
+            .order(&reservation.shopper, &reservation.id)
+            .await?
+        {
+            match order.status {
+                OrderStatus::Refunding => return finish_refund(app, &order, now).await,
+                OrderStatus::PaymentPending => {}
+                OrderStatus::Paid
+                | OrderStatus::PaymentFailed
+                | OrderStatus::Refunded
+                | OrderStatus::Disputed => return Ok(()),
+            }
+        }
         let current = app
             .store
             .reservation(&reservation.id)
             .await?
             .ok_or_else(|| ApiError::invariant("a paid reservation vanished"))?;
-        let commit = match current.status {
-            ReservationStatus::Paid => return Ok(()),
-            ReservationStatus::Held | ReservationStatus::PaymentPending => {
+        let commit = match decide(&drop, &current, session, now) {
+            Decision::Done => return Ok(()),
+            Decision::Refund(reason) => {
+                tracing::warn!(alert = reason.as_str(), reservation_id = %current.id,
+                    session_id = %session.id, paid = ?session.amount_total,
+                    "payment cannot buy the units; refunding");
+                let order = refunding_order(&current, session, reason, now);
+                let hold_from = current.status.holds_units().then_some(current.status);
+                app.store
+                    .commit_refund_decision(&current, hold_from, &order, now)
+                    .await?
+            }
+            Decision::SellHold => {
                 let order = order_of(
                     &current,
                     session,
@@ -215,37 +250,77 @@ async fn settle(
                     )
                     .await?
             }
-            ReservationStatus::Expired | ReservationStatus::Released => {
-                let Some(allocations) = reclaimable(app, &drop, current.quantity, now).await?
-                else {
-                    tracing::warn!(reservation_id = %current.id, "late payment and no units left; refunding");
-                    return refund(app, &current, session, RefundReason::SoldOut, now).await;
-                };
-                let order = order_of(&current, session, OrderStatus::Paid, &allocations, now);
-                let source = SaleSource::Reclaim {
-                    per_user_limit: drop.per_user_limit,
-                };
-                app.store
-                    .commit_sale(&current, current.status, &allocations, source, &order, now)
-                    .await?
-            }
+            Decision::Reclaim => match reclaimable(app, &drop, current.quantity, now).await? {
+                Some(allocations) => {
+                    let order = order_of(&current, session, OrderStatus::Paid, &allocations, now);
+                    let source = SaleSource::Reclaim {
+                        per_user_limit: drop.per_user_limit,
+                    };
+                    app.store
+                        .commit_sale(&current, current.status, &allocations, source, &order, now)
+                        .await?
+                }
+                None => {
+                    let order = refunding_order(&current, session, RefundReason::SoldOut, now);
+                    app.store
+                        .commit_refund_decision(&current, None, &order, now)
+                        .await?
+                }
+            },
         };
         match commit {
             Commit::Committed => {
-                tracing::info!(reservation_id = %current.id, session_id = %session.id,
-                    late = !current.status.holds_units(), "order paid");
-                return Ok(());
+                tracing::info!(reservation_id = %current.id, session_id = %session.id, "payment settled");
+                // A sale is done; a refund decision goes on to the refund (read on the next round).
             }
             Commit::LimitReached => {
-                tracing::warn!(reservation_id = %current.id, "late payment would pass the shopper's limit; refunding");
-                return refund(app, &current, session, RefundReason::PerUserLimit, now).await;
-            }
-            Commit::OrderExists => {
-                tracing::warn!(reservation_id = %current.id, "order already final; nothing to settle");
-                return Ok(());
+                let order = refunding_order(&current, session, RefundReason::PerUserLimit, now);
+                app.store
+                    .commit_refund_decision(&current, None, &order, now)
+                    .await?;
+                retry.again(Again::Changed).await?;
             }
             Commit::Contended => retry.again(Again::Contended).await?,
-            Commit::StateChanged | Commit::ShardRefused => retry.again(Again::Changed).await?,
+            // Somebody else decided first, or the hold moved: read again and follow.
+            Commit::OrderExists | Commit::StateChanged | Commit::ShardRefused => {
+                retry.again(Again::Changed).await?
+            }
+        }
+    }
+}
+
+/// What a successful payment should become, given the hold as it is now.
+enum Decision {
+    /// Already sold (or decided): nothing to do.
+    Done,
+    SellHold,
+    /// The hold ended before the money came: take units again if there are any.
+    Reclaim,
+    Refund(RefundReason),
+}
+
+fn decide(
+    drop: &DropSpec,
+    reservation: &Reservation,
+    session: &SessionObject,
+    now: DateTime<Utc>,
+) -> Decision {
+    let expected = drop.price.amount * i64::from(reservation.quantity);
+    let currency_matches = session
+        .currency
+        .as_deref()
+        .is_some_and(|currency| currency.eq_ignore_ascii_case(&drop.price.currency));
+    let amount_matches = session.amount_total == Some(expected) && currency_matches;
+    match reservation.status {
+        ReservationStatus::Paid | ReservationStatus::Refunded => Decision::Done,
+        _ if !amount_matches => Decision::Refund(RefundReason::AmountMismatch),
+        ReservationStatus::Held | ReservationStatus::PaymentPending => Decision::SellHold,
+        ReservationStatus::Expired | ReservationStatus::Released => {
+            if drop.ends_at.is_some_and(|end| now >= end) {
+                Decision::Refund(RefundReason::DropEnded)
+            } else {
+                Decision::Reclaim
+            }
         }
     }
 }
@@ -266,6 +341,23 @@ async fn reclaimable(
         return Ok(None);
     }
     Ok(allocate(&app.store.shards(drop, true).await?, quantity))
+}
+
+/// Sends the recorded refund to Stripe (the recorded key makes a repeat harmless) and marks it
+/// done. A failure here answers 5xx, so Stripe's retry of the event comes back to finish it.
+pub(crate) async fn finish_refund(app: &App, order: &Order, now: DateTime<Utc>) -> Result<()> {
+    let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
+    let (Some(payment_intent), Some(key)) = (&order.payment_intent, &order.refund_key) else {
+        tracing::error!(alert = "refund_without_payment_intent", order_id = %order.id, "cannot refund");
+        return Err(
+            PaymentError::Invalid(format!("order {} has nothing to refund", order.id)).into(),
+        );
+    };
+    let refund_id = gateway.refund(payment_intent, key).await?;
+    if app.store.finish_refund(order, &refund_id, now).await? {
+        tracing::info!(order_id = %order.id, %refund_id, "payment refunded");
+    }
+    Ok(())
 }
 
 /// A delayed payment method completed checkout: keep the units held until Stripe reports the
@@ -294,39 +386,101 @@ async fn mark_pending(
     }
 }
 
-/// Refunds the session's payment in full (idempotently per session) and records the order as
-/// refunded.
-async fn refund(
+/// `charge.refunded`: a refund Burst made is already on its order; one made at Stripe (the
+/// Dashboard) turns a sale `refunded` when it is for the whole amount. The units stay sold:
+/// refunded stock is not put back on sale automatically.
+async fn apply_charge_refund(app: &App, charge: &ChargeObject) -> Result<bool> {
+    let Some(order) = order_paid_by(app, charge.payment_intent_id()).await? else {
+        return Ok(false);
+    };
+    let refunded = serde_dynamo::to_attribute_value(charge.amount_refunded)?;
+    let details = [("amount_refunded", refunded)];
+    let moved = if charge.refunded {
+        let mut details = details.to_vec();
+        details.push((
+            "refund_reason",
+            serde_dynamo::to_attribute_value("refunded_at_stripe")?,
+        ));
+        app.store
+            .record_payment_outcome(
+                &order,
+                &[OrderStatus::Paid, OrderStatus::Disputed],
+                OrderStatus::Refunded,
+                &details,
+            )
+            .await?
+    } else {
+        false
+    };
+    if !moved {
+        // A partial refund, or Burst's own refund: the amount is all there is to record.
+        app.store
+            .record_payment_outcome(&order, &[order.status], order.status, &details)
+            .await?;
+    }
+    tracing::warn!(alert = "refund_at_stripe", order_id = %order.id, charge_id = %charge.id,
+        amount_refunded = charge.amount_refunded, amount = charge.amount, "charge refunded");
+    Ok(true)
+}
+
+/// `charge.dispute.created` / `.closed`: the order shows the dispute; a won dispute makes it
+/// paid again. Units stay sold either way.
+async fn apply_dispute(
     app: &App,
+    kind: EventKind,
+    dispute: &DisputeObject,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(order) = order_paid_by(app, dispute.payment_intent_id()).await? else {
+        return Ok(false);
+    };
+    let details = [
+        (
+            "dispute_status",
+            serde_dynamo::to_attribute_value(&dispute.status)?,
+        ),
+        (
+            "dispute_updated_at",
+            serde_dynamo::to_attribute_value(now.to_rfc3339())?,
+        ),
+    ];
+    let (from, to): (&[OrderStatus], OrderStatus) = match kind {
+        EventKind::DisputeClosed if dispute.status == "won" => {
+            (&[OrderStatus::Disputed], OrderStatus::Paid)
+        }
+        EventKind::DisputeClosed => (&[OrderStatus::Disputed], OrderStatus::Disputed),
+        _ => (
+            &[OrderStatus::Paid, OrderStatus::Disputed],
+            OrderStatus::Disputed,
+        ),
+    };
+    app.store
+        .record_payment_outcome(&order, from, to, &details)
+        .await?;
+    tracing::warn!(alert = "dispute", order_id = %order.id, dispute_id = %dispute.id,
+        status = %dispute.status, "dispute recorded");
+    Ok(true)
+}
+
+/// The order a PaymentIntent paid, if it is Burst's.
+async fn order_paid_by(app: &App, payment_intent: Option<String>) -> Result<Option<Order>> {
+    match payment_intent {
+        Some(payment_intent) => app.store.order_by_payment_intent(&payment_intent).await,
+        None => Ok(None),
+    }
+}
+
+fn refunding_order(
     reservation: &Reservation,
     session: &SessionObject,
     reason: RefundReason,
     now: DateTime<Utc>,
-) -> Result<()> {
-    refund_only(app, session).await?;
-    let mut order = order_of(reservation, session, OrderStatus::Refunded, &[], now);
+) -> Order {
+    let mut order = order_of(reservation, session, OrderStatus::Refunding, &[], now);
     order.paid_at = None;
-    order.refunded_at = Some(now);
     order.refund_reason = Some(reason.as_str().to_string());
-    if !app.store.record_unsold_order(&order).await? {
-        tracing::warn!(reservation_id = %reservation.id, "order already final when recording a refund");
-    }
-    Ok(())
-}
-
-async fn refund_only(app: &App, session: &SessionObject) -> Result<()> {
-    let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
-    let Some(payment_intent) = session.payment_intent_id() else {
-        tracing::error!(alert = "refund_without_payment_intent", session_id = %session.id, "cannot refund");
-        return Err(PaymentError::Invalid(format!(
-            "session {} has no payment intent to refund",
-            session.id
-        ))
-        .into());
-    };
-    let refund_id = gateway.refund(&session.id, &payment_intent).await?;
-    tracing::info!(session_id = %session.id, %refund_id, "payment refunded");
-    Ok(())
+    order.refund_key = Some(format!("refund-{}", session.id));
+    order
 }
 
 fn order_of(
@@ -355,5 +509,8 @@ fn order_of(
         paid_at: (status == OrderStatus::Paid).then_some(now),
         refunded_at: None,
         refund_reason: None,
+        refund_key: None,
+        amount_refunded: None,
+        dispute_status: None,
     }
 }

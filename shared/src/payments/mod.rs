@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::error::Result;
+use events::SessionObject;
 
 /// Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation; a
 /// minute's margin keeps clock skew from tripping that.
@@ -18,7 +19,7 @@ pub const MIN_SESSION_SECONDS: i64 = 31 * 60;
 
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
-    /// `STRIPE_SECRET_KEY`
+    /// `STRIPE_SECRET_KEY` (or the `secret_key` of the Secrets Manager secret).
     pub secret_key: String,
     /// `STRIPE_API_BASE`: `https://api.stripe.com` unless an emulator stands in.
     pub api_base: Option<String>,
@@ -26,8 +27,10 @@ pub struct StripeConfig {
     pub return_url: String,
 }
 
-/// What the checkout needs to ask the provider for.
-#[derive(Debug, Clone)]
+/// What the checkout needs to ask the provider for. Every field is fixed when the hold is made
+/// (the price is the reservation's, the expiry `checkout_expires_at`), so a retry sends exactly
+/// the same parameters under the same idempotency key, as Stripe requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
     pub reservation_id: String,
     pub drop_id: String,
@@ -62,10 +65,12 @@ pub trait PaymentGateway: Send + Sync {
     ) -> GatewayFuture<'a, CheckoutSession>;
     /// Ends a session so it can no longer be paid, or reports that it was completed first.
     fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionEnd>;
-    /// Refunds a session's payment in full, idempotently per session; the refund's id.
+    /// The session as Stripe has it now (for settling a payment whose webhook never came).
+    fn retrieve_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionObject>;
+    /// Refunds a session's payment in full under `idempotency_key`; the refund's id.
     fn refund<'a>(
         &'a self,
-        session_id: &'a str,
         payment_intent: &'a str,
+        idempotency_key: &'a str,
     ) -> GatewayFuture<'a, String>;
 }

@@ -4,6 +4,8 @@
 //! inventory is spread over shard items, and claim records and reservations are keyed per shopper
 //! and per reservation. See docs/data-model.md for the access patterns each key serves.
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
@@ -14,9 +16,13 @@ pub const TTL: &str = "ttl";
 const DROP_SK: &str = "META";
 const SHARD_SK: &str = "SHARD";
 const RESERVATION_SK: &str = "RES";
-/// Every drop's metadata item is also filed under this GSI1 partition so `GET /drops` is one
-/// query. It is written once per drop creation, never per shopper, so it is not a hot key.
+/// Every drop's metadata item is also filed under this GSI1 partition, sorted by when the drop
+/// closes, so `GET /drops` and the sweeper read only drops that have not long ended (a key
+/// condition, not a filter: ended drops cost nothing). Written once per drop creation, never per
+/// shopper, so it is not a hot key.
 const DROPS_INDEX: &str = "DROPS";
+/// Where a drop without `ends_at` sorts: after every dated one.
+const NEVER_CLOSES: &str = "9999-12-31T23:59:59.999Z";
 
 pub type Key = (String, String);
 
@@ -24,8 +30,19 @@ pub fn drop_key(drop_id: &str) -> Key {
     (format!("DROP#{drop_id}"), DROP_SK.into())
 }
 
-pub fn drop_index_key(starts_at_rfc3339: &str, drop_id: &str) -> Key {
-    (DROPS_INDEX.into(), format!("{starts_at_rfc3339}#{drop_id}"))
+pub fn drop_index_key(closes_at: Option<DateTime<Utc>>, drop_id: &str) -> Key {
+    let closes = closes_at.map_or_else(|| NEVER_CLOSES.to_string(), index_time);
+    (DROPS_INDEX.into(), format!("{closes}#{drop_id}"))
+}
+
+/// The lowest drop index sort key of drops still open at `since`.
+pub fn drop_index_from(since: DateTime<Utc>) -> String {
+    index_time(since)
+}
+
+/// Fixed-width UTC time, so sort keys order as the instants do.
+fn index_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn drops_index_partition() -> String {
@@ -76,6 +93,22 @@ pub fn pending_index_key(drop_id: &str, shard: u32, reservation_id: &str) -> Key
 
 pub fn pending_index_partition(drop_id: &str, shard: u32) -> String {
     format!("PENDING#{drop_id}#{shard:02}")
+}
+
+/// GSI1 entry of an order whose refund was decided but not yet confirmed by Stripe: the sweeper
+/// finishes any the webhook's retries did not.
+pub fn refunding_index_key(drop_id: &str, order_id: &str) -> Key {
+    (refunding_index_partition(drop_id), order_id.to_string())
+}
+
+pub fn refunding_index_partition(drop_id: &str) -> String {
+    format!("REFUNDING#{drop_id}")
+}
+
+/// Stripe's charge and dispute events name a PaymentIntent, not a session: this item leads from
+/// the PaymentIntent to its order. Written with the order, once per payment.
+pub fn payment_link_key(payment_intent: &str) -> Key {
+    (format!("PAYMENT#{payment_intent}"), "PAYMENT".into())
 }
 
 /// One item per Stripe event processed: the webhook's deduplication.

@@ -18,6 +18,8 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,7 +28,7 @@ use crate::domain::drops::{DropSpec, Shard};
 use crate::domain::ids;
 use crate::domain::orders::Order;
 use crate::domain::reservations::Reservation;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -63,7 +65,7 @@ impl Store {
     /// Writes the drop and all its shards in one transaction: a drop is never half-created.
     pub async fn put_drop(&self, drop: &DropSpec, shards: &[Shard]) -> Result<()> {
         let mut drop_item = encode(drop, keys::drop_key(&drop.id))?;
-        let (index_pk, index_sk) = keys::drop_index_key(&drop.starts_at.to_rfc3339(), &drop.id);
+        let (index_pk, index_sk) = keys::drop_index_key(drop.ends_at, &drop.id);
         drop_item.insert(keys::GSI1_PK.into(), s(index_pk));
         drop_item.insert(keys::GSI1_SK.into(), s(index_sk));
         let mut actions = vec![self.put_new(drop_item)?];
@@ -104,10 +106,47 @@ impl Store {
             .cloned()
     }
 
-    /// Every drop, by start time.
-    pub async fn list_drops(&self) -> Result<Vec<DropSpec>> {
-        self.query_index_partition(keys::drops_index_partition())
-            .await
+    /// One page of the drops still open at `since` (or never closing), by closing time.
+    pub async fn drops_page(
+        &self,
+        since: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<DropSpec>> {
+        let partition = keys::drops_index_partition();
+        let start = cursor
+            .map(|cursor| PageKey::decode(cursor, &partition))
+            .transpose()?;
+        let output = self
+            .drops_query(partition, since)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(|key| key.0))
+            .send()
+            .await?;
+        Ok(Page {
+            items: decode_each(output.items.unwrap_or_default(), "drop"),
+            next: output.last_evaluated_key.map(|key| PageKey(key).encode()),
+        })
+    }
+
+    /// Every drop still open at `since` (the sweeper's horizon), by closing time.
+    pub async fn drops_open_since(&self, since: DateTime<Utc>) -> Result<Vec<DropSpec>> {
+        let items = self
+            .query_all(self.drops_query(keys::drops_index_partition(), since))
+            .await?;
+        Ok(decode_each(items, "drop"))
+    }
+
+    fn drops_query(&self, partition: String, since: DateTime<Utc>) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk AND #sk >= :since")
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_names("#sk", keys::GSI1_SK)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":since", s(keys::drop_index_from(since)))
     }
 
     /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
@@ -150,24 +189,30 @@ impl Store {
     }
 
     /// Up to `limit` held reservations filed under one shard's hold partition, earliest expiry
-    /// first.
+    /// first, from where `after` left off.
     pub async fn holds_page(
         &self,
         drop_id: &str,
         shard: u32,
         limit: i32,
-    ) -> Result<Vec<Reservation>> {
+        after: Option<PageKey>,
+    ) -> Result<(Vec<Reservation>, Option<PageKey>)> {
         let output = self
             .index_partition_query(keys::hold_index_partition(drop_id, shard))
             .limit(limit)
+            .set_exclusive_start_key(after.map(|key| key.0))
             .send()
             .await?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect()
+        Ok((
+            decode_each(output.items.unwrap_or_default(), "reservation"),
+            output.last_evaluated_key.map(PageKey),
+        ))
+    }
+
+    /// Orders of a drop whose refund was decided but not confirmed by Stripe yet.
+    pub async fn refunding_orders(&self, drop_id: &str) -> Result<Vec<Order>> {
+        self.query_index_partition(keys::refunding_index_partition(drop_id))
+            .await
     }
 
     /// Every held reservation of a shard partition (the audit reads them all).
@@ -196,6 +241,22 @@ impl Store {
             .into_iter()
             .map(decode)
             .collect()
+    }
+
+    /// The order a Stripe PaymentIntent paid for, if Burst recorded one.
+    pub async fn order_by_payment_intent(&self, payment_intent: &str) -> Result<Option<Order>> {
+        #[derive(serde::Deserialize)]
+        struct Link {
+            shopper: String,
+            order_id: String,
+        }
+        let Some(link) = self
+            .get::<Link>(keys::payment_link_key(payment_intent), true)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.order(&link.shopper, &link.order_id).await
     }
 
     /// Reservations whose delayed payment is pending, filed under one shard.
@@ -295,7 +356,8 @@ impl Store {
         Ok(found)
     }
 
-    /// Every item of one GSI1 partition, in sort-key order, decoded.
+    /// Every item of one GSI1 partition, in sort-key order, decoded (any that do not decode are
+    /// logged and skipped).
     async fn query_index_partition<T: DeserializeOwned>(
         &self,
         partition: String,
@@ -303,7 +365,7 @@ impl Store {
         let items = self
             .query_all(self.index_partition_query(partition))
             .await?;
-        items.into_iter().map(decode).collect()
+        Ok(decode_each(items, std::any::type_name::<T>()))
     }
 
     /// A query of one GSI1 partition, ascending by sort key.
@@ -341,6 +403,60 @@ pub(crate) fn encode<T: Serialize>(value: &T, (pk, sk): Key) -> Result<Item> {
 
 fn decode<T: DeserializeOwned>(item: Item) -> Result<T> {
     Ok(serde_dynamo::from_item(item)?)
+}
+
+/// Decodes the items of a listing, skipping (and logging) any that do not decode: one bad item
+/// never takes a listing or a sweep down with it.
+fn decode_each<T: DeserializeOwned>(items: Vec<Item>, what: &str) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let key = (item.get(keys::PK).cloned(), item.get(keys::SK).cloned());
+            decode(item)
+                .inspect_err(|error| {
+                    tracing::error!(alert = "undecodable_item", what, ?key, error = %crate::error::chain(error), "item skipped")
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// One page of a listing and the opaque cursor of the next, if there is one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Where a query left off (DynamoDB's `LastEvaluatedKey`).
+#[derive(Debug, Clone)]
+pub struct PageKey(Item);
+
+impl PageKey {
+    /// A cursor a client can hand back: the key's string attributes as URL-safe base64 JSON.
+    fn encode(&self) -> String {
+        let map: HashMap<&str, &str> = self
+            .0
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.as_s().ok()?.as_str())))
+            .collect();
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).expect("strings serialize"))
+    }
+
+    /// A client's cursor back into a key, refused (`400`) unless it is a key of `partition`.
+    fn decode(cursor: &str, partition: &str) -> Result<Self> {
+        let invalid = || ApiError::invalid("cursor", "cursor is not one this listing handed out");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let expected = [keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+        if map.len() != expected.len()
+            || !expected.iter().all(|name| map.contains_key(*name))
+            || map[keys::GSI1_PK] != partition
+        {
+            return Err(invalid());
+        }
+        Ok(Self(map.into_iter().map(|(k, v)| (k, s(v))).collect()))
+    }
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {

@@ -26,6 +26,8 @@ enum Role {
     /// An inventory shard.
     Shard,
     Order,
+    /// The PaymentIntent → order link.
+    PaymentLink,
 }
 
 /// A `TransactWriteItems` being built: each action with its role.
@@ -438,6 +440,7 @@ impl Store {
         let mut sale = Transaction::new("sale");
         sale.push(Role::Reservation, sell.build(&self.table)?);
         sale.push(Role::Order, self.put_order(order_item)?);
+        self.link_payment(&mut sale, order)?;
         sale.push(Role::ClaimRecord, claim_record.build(&self.table)?);
         for allocation in allocations {
             sale.push(
@@ -483,6 +486,7 @@ impl Store {
         let mut park = Transaction::new("payment pending");
         park.push(Role::Reservation, pending.build(&self.table)?);
         park.push(Role::Order, self.put_order(order_item)?);
+        self.link_payment(&mut park, order)?;
         let sent = self.transact(park, None).await?;
         outcome_of(sent, "payment pending", |role| match role {
             Role::Reservation => Some(Commit::StateChanged),
@@ -491,17 +495,106 @@ impl Store {
         })
     }
 
-    /// Records an order that sells nothing (refunded): `false` when a final order already exists.
-    pub async fn record_unsold_order(&self, order: &Order) -> Result<bool> {
-        let item = encode(order, keys::order_key(&order.shopper, &order.id))?;
+    /// Records the decision to refund a payment before anything is sent to Stripe: the order is
+    /// written `refunding` (over nothing or a pending one, never over a sale), and when the
+    /// reservation still holds its units (`hold_from`) it becomes `refunded` and the units go back
+    /// in the same transaction. A retry, or an overlapping delivery, finds the order and finishes
+    /// the refund instead of deciding again.
+    pub async fn commit_refund_decision(
+        &self,
+        reservation: &Reservation,
+        hold_from: Option<ReservationStatus>,
+        order: &Order,
+        now: DateTime<Utc>,
+    ) -> Result<Commit> {
+        let mut order_item = encode(order, keys::order_key(&order.shopper, &order.id))?;
+        let (index_pk, index_sk) = keys::refunding_index_key(&order.drop_id, &order.id);
+        order_item.insert(keys::GSI1_PK.into(), s(index_pk));
+        order_item.insert(keys::GSI1_SK.into(), s(index_sk));
+        let mut decide = Transaction::new("refund decision");
+        decide.push(Role::Order, self.put_order(order_item)?);
+        self.link_payment(&mut decide, order)?;
+        if let Some(from) = hold_from {
+            decide.push(
+                Role::Reservation,
+                transition(reservation, from, ReservationStatus::Refunded, now)
+                    .build(&self.table)?,
+            );
+            self.return_units_of(&mut decide, reservation)?;
+        }
+        let sent = self.transact(decide, None).await?;
+        outcome_of(sent, "refund decision", |role| match role {
+            Role::Order => Some(Commit::OrderExists),
+            Role::Reservation => Some(Commit::StateChanged),
+            _ => None,
+        })
+    }
+
+    /// Stripe has refunded: `refunding` becomes `refunded`. `false` when it already was.
+    pub async fn finish_refund(
+        &self,
+        order: &Order,
+        refund_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (pk, sk) = keys::order_key(&order.shopper, &order.id);
         let written = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR #status = :pending")
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression(
+                "SET #status = :refunded, refund_id = :refund, refunded_at = :now, amount_refunded = :amount \
+                 REMOVE #gpk, #gsk",
+            )
+            .condition_expression("#status = :refunding")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
+            .expression_attribute_names("#gpk", keys::GSI1_PK)
+            .expression_attribute_names("#gsk", keys::GSI1_SK)
+            .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
+            .expression_attribute_values(":refunding", s(OrderStatus::Refunding.as_str()))
+            .expression_attribute_values(":refund", s(refund_id))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":amount", n(order.amount))
+            .send()
+            .await;
+        condition_met(written)
+    }
+
+    /// What happened to a sold order's money at Stripe afterwards (a Dashboard refund, a
+    /// dispute): the order's status moves from one of `from` to `to`, with the given details.
+    /// Units are never touched: they stay sold. `false` when the order was in none of `from`.
+    pub async fn record_payment_outcome(
+        &self,
+        order: &Order,
+        from: &[OrderStatus],
+        to: OrderStatus,
+        details: &[(&str, AttributeValue)],
+    ) -> Result<bool> {
+        let (pk, sk) = keys::order_key(&order.shopper, &order.id);
+        let mut expression = String::from("SET #status = :to");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to.as_str()));
+        for (index, (attribute, value)) in details.iter().enumerate() {
+            expression.push_str(&format!(", #d{index} = :d{index}"));
+            update = update
+                .expression_attribute_names(format!("#d{index}"), *attribute)
+                .expression_attribute_values(format!(":d{index}"), value.clone());
+        }
+        let allowed: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        for (placeholder, status) in allowed.iter().zip(from) {
+            update = update.expression_attribute_values(placeholder, s(status.as_str()));
+        }
+        let written = update
+            .update_expression(expression)
+            .condition_expression(format!("#status IN ({})", allowed.join(", ")))
             .send()
             .await;
         condition_met(written)
@@ -578,6 +671,26 @@ impl Store {
             }
             .into()),
         }
+    }
+
+    /// Files the order under its PaymentIntent (idempotent: the same link each time).
+    fn link_payment(&self, transaction: &mut Transaction, order: &Order) -> Result<()> {
+        let Some(payment_intent) = &order.payment_intent else {
+            return Ok(());
+        };
+        let (pk, sk) = keys::payment_link_key(payment_intent);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(keys::PK, s(pk))
+            .item(keys::SK, s(sk))
+            .item("shopper", s(&order.shopper))
+            .item("order_id", s(&order.id))
+            .build()?;
+        transaction.push(
+            Role::PaymentLink,
+            TransactWriteItem::builder().put(put).build(),
+        );
+        Ok(())
     }
 
     pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem> {

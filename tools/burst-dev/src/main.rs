@@ -47,14 +47,13 @@ async fn create_table() -> Result<(), String> {
 async fn seed_demo() -> Result<(), String> {
     let app = App::from_env().await;
     let now = Utc::now();
-    let existing = drops::list_drops(&app, now)
+    let existing = app
+        .store
+        .drops_open_since(now)
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(demo) = existing
-        .iter()
-        .find(|view| view.drop.name == DEMO_DROP_NAME)
-    {
-        println!("demo drop already there: {}", demo.drop.id);
+    if let Some(demo) = existing.iter().find(|drop| drop.name == DEMO_DROP_NAME) {
+        println!("demo drop already there: {}", demo.id);
         return Ok(());
     }
     let body = json!({

@@ -1,8 +1,16 @@
 //! A local stand-in for the part of Stripe Burst uses, form-encoded as Stripe is:
 //!
-//! - `POST /v1/checkout/sessions` (honours `Idempotency-Key`), `GET /v1/checkout/sessions/{id}`,
+//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
 //!   `POST /v1/checkout/sessions/{id}/expire` (only `open` sessions, as Stripe);
-//! - `POST /v1/refunds` (honours `Idempotency-Key`);
+//! - `POST /v1/refunds`, which also sends `charge.refunded` as Stripe does;
+//!
+//! and it refuses what Stripe refuses, with Stripe's error envelope (`type`, `code`, `param`,
+//! `message`): an `Idempotency-Key` reused with other parameters (400 `idempotency_error`) or
+//! while its first request is still running (409 `idempotency_key_in_use`); a currency Stripe
+//! does not present, an amount under its minimum or over eight digits; an `expires_at` under 30
+//! minutes or 24 hours or more away; unknown sessions and payment intents; refunding a payment
+//! twice; expiring a session that is not open. Validation refusals are not remembered under the
+//! key (Stripe only saves results once a request starts executing), so a corrected retry works.
 //! - a hosted checkout page `GET /pay/{id}` whose buttons complete the session (card, or a
 //!   delayed method settled later) or cancel, and which sends correctly signed
 //!   `checkout.session.*` events to the configured webhook URL.
@@ -15,6 +23,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use burst::domain::currency::{self, PriceProblem};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -31,6 +40,8 @@ pub struct EmulatorConfig {
     /// Where hosted-page events are POSTed (`None`: tests deliver events themselves).
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
+    /// How long each API request takes, so concurrent use of one idempotency key can be seen.
+    pub latency: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +62,17 @@ pub struct Emulator {
 struct State {
     base_url: String,
     sessions: HashMap<String, Value>,
-    idempotent: HashMap<String, Value>,
+    idempotent: HashMap<String, Keyed>,
     refunds: Vec<Value>,
     sessions_created: usize,
+    refused: Vec<Value>,
+}
+
+/// What an idempotency key is bound to: the request that first used it, and its answer once
+/// there is one.
+struct Keyed {
+    request: String,
+    answer: Option<(StatusCode, Value)>,
 }
 
 impl Emulator {
@@ -102,6 +121,45 @@ impl Emulator {
 
     pub fn refunds(&self) -> Vec<Value> {
         self.lock().refunds.clone()
+    }
+
+    /// Every error this emulator answered (`{"status", "error"}`), oldest first.
+    pub fn refusals(&self) -> Vec<Value> {
+        self.lock().refused.clone()
+    }
+
+    /// A `charge.refunded` event for the payment, as a Dashboard refund of `amount_refunded`
+    /// would send it (`refunded` once the whole amount is back).
+    pub fn charge_refunded(&self, payment_intent: &str, amount_refunded: i64) -> Option<Value> {
+        let state = self.lock();
+        let session = state
+            .sessions
+            .values()
+            .find(|s| s["payment_intent"] == payment_intent)?;
+        Some(event(
+            "charge.refunded",
+            &charge_of(session, amount_refunded),
+        ))
+    }
+
+    /// A `charge.dispute.*` event (`created`, `closed`) for the payment, with the dispute's status.
+    pub fn dispute(&self, kind: &str, payment_intent: &str, status: &str) -> Option<Value> {
+        let state = self.lock();
+        let session = state
+            .sessions
+            .values()
+            .find(|s| s["payment_intent"] == payment_intent)?;
+        let dispute = json!({
+            "id": format!("du_{}", uuid::Uuid::new_v4().simple()),
+            "object": "dispute",
+            "amount": session["amount_total"],
+            "currency": session["currency"],
+            "charge": format!("ch_{}", &payment_intent[3..]),
+            "payment_intent": payment_intent,
+            "reason": "fraudulent",
+            "status": status,
+        });
+        Some(event(&format!("charge.dispute.{kind}"), &dispute))
     }
 
     /// The shopper finishes checkout; returns the `checkout.session.completed` event. With
@@ -179,50 +237,122 @@ impl Emulator {
             .unwrap_or_default();
         let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (method, segments.as_slice()) {
+        let (status, answer) = match (method.clone(), segments.as_slice()) {
             (Method::POST, ["v1", "checkout", "sessions"]) => {
-                self.idempotent(idempotency_key, |emulator| emulator.create_session(&form))
+                self.idempotent(idempotency_key, &method, &path, &form, |emulator| {
+                    emulator.create_session(&form)
+                })
+                .await
             }
             (Method::GET, ["v1", "checkout", "sessions", id]) => match self.session(id) {
-                Some(session) => json_response(StatusCode::OK, &session),
-                None => stripe_error(
-                    StatusCode::NOT_FOUND,
-                    &format!("No such checkout.session: '{id}'"),
-                ),
+                Some(session) => (StatusCode::OK, session),
+                None => Refusal::missing("checkout.session", id, "id").answer(),
             },
-            (Method::POST, ["v1", "checkout", "sessions", id, "expire"]) => self.expire(id),
-            (Method::POST, ["v1", "refunds"]) => {
-                self.idempotent(idempotency_key, |emulator| emulator.create_refund(&form))
+            (Method::POST, ["v1", "checkout", "sessions", id, "expire"]) => {
+                self.idempotent(idempotency_key, &method, &path, &form, |emulator| {
+                    emulator.expire(id)
+                })
+                .await
             }
-            (Method::GET, ["pay", id]) => self.hosted_page(id),
-            (Method::POST, ["pay", id, action]) => self.hosted_action(id, action).await,
-            _ => stripe_error(
+            (Method::POST, ["v1", "refunds"]) => {
+                self.idempotent(idempotency_key, &method, &path, &form, |emulator| {
+                    emulator.create_refund(&form)
+                })
+                .await
+            }
+            (Method::GET, ["pay", id]) => return self.hosted_page(id),
+            (Method::POST, ["pay", id, action]) => return self.hosted_action(id, action).await,
+            _ => Refusal::new(
                 StatusCode::NOT_FOUND,
-                &format!("Unrecognized request URL ({path})"),
-            ),
+                None,
+                None,
+                format!("Unrecognized request URL ({method}: {path})."),
+            )
+            .answer(),
+        };
+        if !status.is_success() {
+            self.lock()
+                .refused
+                .push(json!({ "status": status.as_u16(), "error": answer["error"] }));
         }
+        json_response(status, &answer)
     }
 
-    /// Replays the first answer for a repeated `Idempotency-Key`, as Stripe does.
-    fn idempotent(
+    /// Stripe's idempotency: the first request under a key runs and its answer is replayed for
+    /// every later one with the same parameters; other parameters are refused (400
+    /// `idempotency_error`), and so is a second request while the first is still running (409).
+    /// A request refused by validation is not remembered, so it can be corrected and retried.
+    async fn idempotent(
         &self,
         key: Option<String>,
-        create: impl FnOnce(&Self) -> Result<Value, Refusal>,
-    ) -> Response<Full<Bytes>> {
-        if let Some(previous) = key
-            .as_ref()
-            .and_then(|key| self.lock().idempotent.get(key).cloned())
+        method: &Method,
+        path: &str,
+        form: &[(String, String)],
+        run: impl FnOnce(&Self) -> Result<Value, Refusal>,
+    ) -> (StatusCode, Value) {
+        let Some(key) = key else {
+            tokio::time::sleep(self.config.latency).await;
+            return run(self).map_or_else(Refusal::answer, |created| (StatusCode::OK, created));
+        };
+        let mut pairs: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.sort();
+        let request = format!("{method} {path}?{}", pairs.join("&"));
         {
-            return json_response(StatusCode::OK, &previous);
-        }
-        match create(self) {
-            Ok(created) => {
-                if let Some(key) = key {
-                    self.lock().idempotent.insert(key, created.clone());
+            let mut state = self.lock();
+            match state.idempotent.get(&key) {
+                Some(keyed) if keyed.request != request => {
+                    return Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        None,
+                        format!(
+                            "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
+                        ),
+                    )
+                    .of_type("idempotency_error")
+                    .answer();
                 }
-                json_response(StatusCode::OK, &created)
+                Some(Keyed {
+                    answer: Some(answer),
+                    ..
+                }) => return answer.clone(),
+                Some(Keyed { answer: None, .. }) => {
+                    return Refusal::new(
+                        StatusCode::CONFLICT,
+                        Some("idempotency_key_in_use"),
+                        None,
+                        format!(
+                            "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
+                        ),
+                    )
+                    .answer();
+                }
+                None => {
+                    state.idempotent.insert(
+                        key.clone(),
+                        Keyed {
+                            request,
+                            answer: None,
+                        },
+                    );
+                }
             }
-            Err(Refusal(status, message)) => stripe_error(status, &message),
+        }
+        tokio::time::sleep(self.config.latency).await;
+        let answer = run(self);
+        let mut state = self.lock();
+        match answer {
+            Ok(created) => {
+                let answer = (StatusCode::OK, created);
+                if let Some(keyed) = state.idempotent.get_mut(&key) {
+                    keyed.answer = Some(answer.clone());
+                }
+                answer
+            }
+            Err(refusal) => {
+                state.idempotent.remove(&key);
+                refusal.answer()
+            }
         }
     }
 
@@ -230,23 +360,71 @@ impl Emulator {
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let number = |name: &str| field(name).and_then(|v| v.parse::<i64>().ok());
         let now = chrono::Utc::now().timestamp();
-        let expires_at = number("expires_at").unwrap_or(now + 24 * 3600);
-        if expires_at < now + 30 * 60 || expires_at > now + 24 * 3600 {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.".into(),
+        let expires_at = number("expires_at").unwrap_or(now + 24 * 3600 - 1);
+        if expires_at < now + 30 * 60 {
+            return Err(Refusal::param(
+                "expires_at",
+                "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+            ));
+        }
+        if expires_at >= now + 24 * 3600 {
+            return Err(Refusal::param(
+                "expires_at",
+                "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
             ));
         }
         let (Some(unit_amount), Some(currency)) = (
             number("line_items[0][price_data][unit_amount]"),
             field("line_items[0][price_data][currency]"),
         ) else {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "Missing required param: line_items.".into(),
+            return Err(Refusal::param(
+                "line_items",
+                "Missing required param: line_items.",
             ));
         };
+        if !currency::is_supported(&currency) || currency != currency.to_ascii_lowercase() {
+            return Err(Refusal::param(
+                "line_items[0][price_data][currency]",
+                &format!("Invalid currency: {currency}."),
+            ));
+        }
         let quantity = number("line_items[0][quantity]").unwrap_or(1);
+        if unit_amount < 0 || !(1..=999).contains(&quantity) {
+            return Err(Refusal::param(
+                "line_items[0][quantity]",
+                "Invalid integer: quantity and unit_amount must be positive.",
+            ));
+        }
+        let total = unit_amount.saturating_mul(quantity);
+        match currency::check_price(&currency, total, 1) {
+            Err(PriceProblem::TooSmall { minimum }) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("amount_too_small"),
+                    None,
+                    format!(
+                        "The Checkout Session's total amount due must add up to at least {minimum} {currency} (minor units)"
+                    ),
+                ));
+            }
+            Err(PriceProblem::TooLarge { maximum }) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("amount_too_large"),
+                    None,
+                    format!("Amount must be no more than {maximum} {currency} (minor units)"),
+                ));
+            }
+            Err(PriceProblem::NotWholeUnits) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("invalid_charge_amount_no_decimal_compatible"),
+                    None,
+                    format!("Invalid amount. Currency {currency} is charged in whole units."),
+                ));
+            }
+            Err(PriceProblem::UnsupportedCurrency) | Ok(()) => {}
+        }
         let metadata: serde_json::Map<String, Value> = form
             .iter()
             .filter_map(|(k, v)| {
@@ -288,29 +466,28 @@ impl Emulator {
         Ok(session)
     }
 
-    fn expire(&self, id: &str) -> Response<Full<Bytes>> {
+    fn expire(&self, id: &str) -> Result<Value, Refusal> {
         let expired = {
             let mut state = self.lock();
             let Some(session) = state.sessions.get_mut(id) else {
-                return stripe_error(
-                    StatusCode::NOT_FOUND,
-                    &format!("No such checkout.session: '{id}'"),
-                );
+                return Err(Refusal::missing("checkout.session", id, "session"));
             };
             if session["status"] != "open" {
-                return stripe_error(
+                return Err(Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    &format!(
-                        "Only Checkout Sessions with a status of `open` can be expired; this one is `{}`.",
+                    None,
+                    None,
+                    format!(
+                        "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of `{}`.",
                         session["status"].as_str().unwrap_or("")
                     ),
-                );
+                ));
             }
             session["status"] = json!("expired");
             session.clone()
         };
         self.deliver(event("checkout.session.expired", &expired));
-        json_response(StatusCode::OK, &expired)
+        Ok(expired)
     }
 
     fn create_refund(&self, form: &[(String, String)]) -> Result<Value, Refusal> {
@@ -319,34 +496,56 @@ impl Emulator {
             .find(|(k, _)| k == "payment_intent")
             .map(|(_, v)| v.clone())
         else {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "Missing required param: payment_intent.".into(),
+            return Err(Refusal::param(
+                "payment_intent",
+                "Missing required param: payment_intent.",
             ));
         };
-        let mut state = self.lock();
-        let Some((amount, currency)) = state
-            .sessions
-            .values()
-            .find(|s| s["payment_intent"] == payment_intent.as_str())
-            .map(|s| (s["amount_total"].clone(), s["currency"].clone()))
-        else {
-            return Err(Refusal(
-                StatusCode::NOT_FOUND,
-                format!("No such payment_intent: '{payment_intent}'"),
-            ));
+        let (refund, charge) = {
+            let mut state = self.lock();
+            let Some(session) = state
+                .sessions
+                .values()
+                .find(|s| s["payment_intent"] == payment_intent.as_str())
+                .cloned()
+            else {
+                return Err(Refusal::missing(
+                    "payment_intent",
+                    &payment_intent,
+                    "payment_intent",
+                ));
+            };
+            if state
+                .refunds
+                .iter()
+                .any(|r| r["payment_intent"] == payment_intent.as_str())
+            {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    Some("charge_already_refunded"),
+                    None,
+                    format!(
+                        "Charge ch_{} has already been refunded.",
+                        &payment_intent[3..]
+                    ),
+                ));
+            }
+            let refund = json!({
+                "id": format!("re_{}", uuid::Uuid::new_v4().simple()),
+                "object": "refund",
+                "amount": session["amount_total"],
+                "charge": format!("ch_{}", &payment_intent[3..]),
+                "created": chrono::Utc::now().timestamp(),
+                "currency": session["currency"],
+                "metadata": {},
+                "payment_intent": payment_intent,
+                "status": "succeeded",
+            });
+            state.refunds.push(refund.clone());
+            let amount = session["amount_total"].as_i64().unwrap_or(0);
+            (refund, charge_of(&session, amount))
         };
-        let refund = json!({
-            "id": format!("re_{}", uuid::Uuid::new_v4().simple()),
-            "object": "refund",
-            "amount": amount,
-            "created": chrono::Utc::now().timestamp(),
-            "currency": currency,
-            "metadata": {},
-            "payment_intent": payment_intent,
-            "status": "succeeded",
-        });
-        state.refunds.push(refund.clone());
+        self.deliver(event("charge.refunded", &charge));
         Ok(refund)
     }
 
@@ -451,8 +650,78 @@ button{{width:100%;padding:13px;margin:6px 0;border-radius:10px;border:1px solid
     }
 }
 
-/// A request Stripe refuses, with its status and message.
-struct Refusal(StatusCode, String);
+/// A request Stripe refuses: its status and the `error` object Stripe would send.
+struct Refusal {
+    status: StatusCode,
+    error: serde_json::Map<String, Value>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: Option<&str>, param: Option<&str>, message: String) -> Self {
+        let mut error = serde_json::Map::new();
+        error.insert("type".into(), json!("invalid_request_error"));
+        if let Some(code) = code {
+            error.insert("code".into(), json!(code));
+            error.insert(
+                "doc_url".into(),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
+            );
+        }
+        if let Some(param) = param {
+            error.insert("param".into(), json!(param));
+        }
+        error.insert("message".into(), json!(message));
+        Self { status, error }
+    }
+
+    /// A parameter Stripe's validation refuses.
+    fn param(param: &str, message: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, None, Some(param), message.into())
+    }
+
+    /// An object that does not exist.
+    fn missing(object: &str, id: &str, param: &str) -> Self {
+        let status = if param == "payment_intent" {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        Self::new(
+            status,
+            Some("resource_missing"),
+            Some(param),
+            format!("No such {object}: '{id}'"),
+        )
+    }
+
+    fn of_type(mut self, kind: &str) -> Self {
+        self.error.insert("type".into(), json!(kind));
+        self
+    }
+
+    fn answer(self) -> (StatusCode, Value) {
+        (self.status, json!({ "error": self.error }))
+    }
+}
+
+/// The Charge behind a paid session, as a refund leaves it.
+fn charge_of(session: &Value, amount_refunded: i64) -> Value {
+    let payment_intent = session["payment_intent"].as_str().unwrap_or("pi_unknown");
+    let amount = session["amount_total"].as_i64().unwrap_or(0);
+    json!({
+        "id": format!("ch_{}", payment_intent.trim_start_matches("pi_")),
+        "object": "charge",
+        "amount": amount,
+        "amount_refunded": amount_refunded,
+        "refunded": amount_refunded >= amount,
+        "currency": session["currency"],
+        "payment_intent": payment_intent,
+        "status": "succeeded",
+    })
+}
 
 fn event(kind: &str, session: &Value) -> Value {
     json!({
@@ -473,13 +742,6 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())))
         .expect("valid response")
-}
-
-fn stripe_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    json_response(
-        status,
-        &json!({ "error": { "type": "invalid_request_error", "message": message } }),
-    )
 }
 
 fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -16,6 +16,7 @@ async fn main() {
         webhook_url: std::env::var("STRIPE_WEBHOOK_URL").ok(),
         webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET")
             .unwrap_or_else(|_| "whsec_burst_local".into()),
+        latency: std::time::Duration::ZERO,
     };
     let emulator = Emulator::new(config);
     let address = emulator
