@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use burst_tests::{Caller, ConflictInjector, TestEnv, assert_consistent, drop_body, herd, id_of};
+use burst_tests::{Caller, TestEnv, assert_consistent, drop_body, herd, id_of};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
@@ -217,46 +217,4 @@ async fn claims_are_refused_clearly_and_write_nothing() {
     assert_eq!(env.count_items("RES#").await, 0);
     assert_eq!(env.count_items("USER#").await, 0);
     assert_eq!(assert_consistent(&env, &live).await["available"], 5);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn transaction_conflicts_are_retried_with_backoff() {
-    let injector = ConflictInjector::new(0);
-    let env = Arc::new(TestEnv::with_injected_conflicts(injector.clone()).await);
-    let drop_id = id_of(
-        &env.create_drop(drop_body(20, json!({ "shard_count": 2 })))
-            .await,
-    );
-    // Armed after the drop exists: its creation is a transaction too.
-    injector.arm(40);
-    let replies = herd(200, 64, |i| {
-        let env = env.clone();
-        let drop_id = drop_id.clone();
-        async move {
-            env.claim(Caller::Shopper(&format!("s{i}")), &drop_id, None)
-                .await
-        }
-    })
-    .await;
-    assert_eq!(injector.injected(), 40, "every injected conflict was met");
-    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 20);
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == 201 || r.error_code() == "sold_out")
-    );
-    assert_consistent(&env, &drop_id).await;
-}
-
-#[tokio::test]
-async fn endless_conflicts_end_in_a_busy_answer_and_nothing_written() {
-    let injector = ConflictInjector::new(0);
-    let env = TestEnv::with_injected_conflicts(injector.clone()).await;
-    let drop_id = id_of(&env.create_drop(drop_body(5, json!({}))).await);
-    injector.arm(10_000);
-    let reply = env.claim(Caller::Shopper("unlucky"), &drop_id, None).await;
-    assert_eq!((reply.status, reply.error_code()), (429, "busy"));
-    injector.arm(0);
-    assert_eq!(env.count_items("RES#").await, 0);
-    assert_eq!(assert_consistent(&env, &drop_id).await["available"], 5);
 }

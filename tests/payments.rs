@@ -4,72 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::reservations::{HoldEnd, ReservationStatus, end_hold, return_units};
+use burst::domain::reservations::{HoldEnd, ReservationStatus, end_hold};
 use burst::domain::sweeper::sweep;
 use burst::store::ReleaseGuard;
+use burst_tests::checkout::{PRICE, hold_on, hold_with_checkout, lapse, reservation_status};
 use burst_tests::{Caller, TestEnv, assert_consistent, drop_body};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use stripe_emulator::PaymentMethod;
-
-const PRICE: i64 = 12500;
-
-struct Hold {
-    drop_id: String,
-    reservation_id: String,
-    session_id: String,
-}
-
-/// A live drop, `shopper`'s hold on it and the hold's Checkout Session.
-async fn hold_with_checkout(env: &TestEnv, shopper: &str, overrides: Value, units: u32) -> Hold {
-    let drop = env.create_drop(drop_body(units, overrides)).await;
-    let drop_id = drop["id"].as_str().unwrap().to_string();
-    hold_on(env, shopper, &drop_id).await
-}
-
-async fn hold_on(env: &TestEnv, shopper: &str, drop_id: &str) -> Hold {
-    let reservation_id = env.hold(shopper, drop_id).await;
-    let checkout = env
-        .checkout(Caller::Shopper(shopper), &reservation_id)
-        .await;
-    assert_eq!(checkout.status, 201, "{:?}", checkout.body);
-    Hold {
-        drop_id: drop_id.to_string(),
-        reservation_id,
-        session_id: checkout.body["session_id"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn reservation_status(env: &TestEnv, shopper: &str, id: &str) -> String {
-    let reply = env.get_reservation(Caller::Shopper(shopper), id).await;
-    reply.body["reservation"]["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Ends the hold the way a lost race with the sweeper would, without asking Stripe: the next
-/// payment for it is a late one.
-async fn lapse(env: &TestEnv, hold: &Hold) {
-    let reservation = env
-        .app
-        .store
-        .reservation(&hold.reservation_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let returned = return_units(
-        &env.app,
-        &reservation,
-        ReservationStatus::Held,
-        ReservationStatus::Expired,
-        ReleaseGuard::Anytime,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    assert!(returned);
-}
 
 #[tokio::test]
 async fn checkout_creates_one_session_per_hold_and_returns_it_again() {

@@ -1,10 +1,15 @@
-//! Fault injection on the wire: an HTTP client for the SDK that answers the next N
-//! `TransactWriteItems` calls with the `TransactionCanceledException` / `TransactionConflict`
-//! that real DynamoDB returns under contention, without sending them. The handler code under
-//! test is unchanged; only what comes back over HTTP differs.
+//! Fault injection on the wire: an HTTP client for the SDK that answers the next N matching
+//! DynamoDB calls with the errors real DynamoDB returns under load — without sending them. The
+//! handler code under test is unchanged; only what comes back over HTTP differs.
+//!
+//! - `TransactionConflict`: a `TransactWriteItems` cancelled because another transaction holds
+//!   one of its items (DynamoDB Local runs transactions one at a time and never reports one);
+//! - `TransactionThrottled`: a `TransactWriteItems` cancelled with `ThrottlingError` reasons (a
+//!   hot partition);
+//! - `Throttled`: any call answered `ProvisionedThroughputExceededException` (the SDK retries
+//!   these itself before the error reaches Burst).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -16,28 +21,44 @@ use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone)]
-pub struct ConflictInjector {
-    remaining: Arc<AtomicU32>,
-    injected: Arc<AtomicU32>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    TransactionConflict,
+    TransactionThrottled,
+    Throttled,
 }
 
-impl ConflictInjector {
-    pub fn new(conflicts: u32) -> Self {
-        Self {
-            remaining: Arc::new(AtomicU32::new(conflicts)),
-            injected: Arc::default(),
-        }
+#[derive(Debug, Default)]
+struct Armed {
+    fault: Option<Fault>,
+    remaining: u32,
+    injected: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FaultInjector {
+    armed: Arc<Mutex<Armed>>,
+}
+
+impl FaultInjector {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Cancels the next `conflicts` transactions (replacing any still pending).
-    pub fn arm(&self, conflicts: u32) {
-        self.remaining.store(conflicts, Ordering::SeqCst);
+    /// The next `count` calls the fault applies to fail with it (replacing anything armed).
+    pub fn arm(&self, fault: Fault, count: u32) {
+        let mut armed = self.armed.lock().expect("injector");
+        armed.fault = Some(fault);
+        armed.remaining = count;
     }
 
-    /// How many transactions were cancelled so far.
+    pub fn disarm(&self) {
+        self.armed.lock().expect("injector").remaining = 0;
+    }
+
+    /// How many calls were failed so far.
     pub fn injected(&self) -> u32 {
-        self.injected.load(Ordering::SeqCst)
+        self.armed.lock().expect("injector").injected
     }
 
     pub fn into_http_client(self) -> SharedHttpClient {
@@ -47,24 +68,29 @@ impl ConflictInjector {
         })
     }
 
-    fn take_one(&self) -> bool {
-        let took = self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok();
-        if took {
-            self.injected.fetch_add(1, Ordering::SeqCst);
+    /// The fault to inject into a call to `target` (`DynamoDB_20120810.<Operation>`), if armed.
+    fn take_one(&self, target: &str) -> Option<Fault> {
+        let mut armed = self.armed.lock().expect("injector");
+        let fault = armed.fault?;
+        let applies = match fault {
+            Fault::TransactionConflict | Fault::TransactionThrottled => {
+                target.ends_with(".TransactWriteItems")
+            }
+            Fault::Throttled => true,
+        };
+        if !applies || armed.remaining == 0 {
+            return None;
         }
-        took
+        armed.remaining -= 1;
+        armed.injected += 1;
+        Some(fault)
     }
 }
 
 #[derive(Debug)]
 struct InjectingClient {
     inner: SharedHttpClient,
-    injector: ConflictInjector,
+    injector: FaultInjector,
 }
 
 impl HttpClient for InjectingClient {
@@ -83,38 +109,51 @@ impl HttpClient for InjectingClient {
 #[derive(Debug)]
 struct InjectingConnector {
     inner: SharedHttpConnector,
-    injector: ConflictInjector,
+    injector: FaultInjector,
 }
 
 impl HttpConnector for InjectingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let is_transaction = request
+        let target = request
             .headers()
             .get("x-amz-target")
-            .is_some_and(|target| target.ends_with(".TransactWriteItems"));
-        if is_transaction && self.injector.take_one() {
-            let actions = request
-                .body()
-                .bytes()
-                .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
-                .and_then(|body| body["TransactItems"].as_array().map(Vec::len))
-                .unwrap_or(1);
-            let mut reasons = vec![json!({ "Code": "None" }); actions];
-            reasons[0] = json!({ "Code": "TransactionConflict",
-                "Message": "Transaction is ongoing for the item" });
-            let body = json!({
-                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
-                "CancellationReasons": reasons,
-            });
-            let response = http::Response::builder()
-                .status(400)
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(SdkBody::from(body.to_string()))
-                .expect("static response");
-            let response = Response::try_from(response).expect("http 1.x response converts");
-            return HttpConnectorFuture::ready(Ok(response));
-        }
-        self.inner.call(request)
+            .unwrap_or_default()
+            .to_string();
+        let Some(fault) = self.injector.take_one(&target) else {
+            return self.inner.call(request);
+        };
+        let body = match fault {
+            Fault::Throttled => json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was exceeded.",
+            }),
+            Fault::TransactionConflict | Fault::TransactionThrottled => {
+                let actions = request
+                    .body()
+                    .bytes()
+                    .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+                    .and_then(|body| body["TransactItems"].as_array().map(Vec::len))
+                    .unwrap_or(1);
+                let reason = if fault == Fault::TransactionConflict {
+                    json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" })
+                } else {
+                    json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes." })
+                };
+                let mut reasons = vec![json!({ "Code": "None" }); actions];
+                reasons[0] = reason;
+                json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                    "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                    "CancellationReasons": reasons,
+                })
+            }
+        };
+        let response = http::Response::builder()
+            .status(400)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(body.to_string()))
+            .expect("static response");
+        let response = Response::try_from(response).expect("http 1.x response converts");
+        HttpConnectorFuture::ready(Ok(response))
     }
 }

@@ -2,6 +2,7 @@
 //! its port), a fresh table per test created from `template.yaml`, and the real route handlers
 //! driven in-process with real API Gateway HTTP API (v2) events.
 
+pub mod checkout;
 pub mod dynamodb_local;
 pub mod faults;
 
@@ -16,7 +17,7 @@ use lambda_http::Request;
 use serde_json::{Value, json};
 
 use burst::payments::StripeConfig;
-pub use faults::ConflictInjector;
+pub use faults::{Fault, FaultInjector};
 use stripe_emulator::{Emulator, EmulatorConfig};
 
 /// Who makes a request, as the API Gateway JWT authorizer would describe them.
@@ -31,11 +32,16 @@ pub enum Caller<'a> {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub headers: lambda_http::http::HeaderMap,
 }
 
 impl Reply {
     pub fn error_code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
@@ -88,13 +94,13 @@ impl TestEnv {
         Self::build(Some(secret.to_string()), None).await
     }
 
-    /// The next `conflicts` transactions are cancelled with `TransactionConflict` before they
-    /// reach DynamoDB Local (which runs transactions one at a time and never reports one).
-    pub async fn with_injected_conflicts(injector: ConflictInjector) -> Self {
+    /// DynamoDB calls go through `injector`, which fails them as real DynamoDB under load would
+    /// (DynamoDB Local never reports a conflict or throttles).
+    pub async fn with_faults(injector: FaultInjector) -> Self {
         Self::build(None, Some(injector)).await
     }
 
-    async fn build(dev_jwt_secret: Option<String>, injector: Option<ConflictInjector>) -> Self {
+    async fn build(dev_jwt_secret: Option<String>, injector: Option<FaultInjector>) -> Self {
         Self::at(&dynamodb_local::endpoint(), dev_jwt_secret, injector).await
     }
 
@@ -102,7 +108,7 @@ impl TestEnv {
     pub async fn at(
         endpoint: &str,
         dev_jwt_secret: Option<String>,
-        injector: Option<ConflictInjector>,
+        injector: Option<FaultInjector>,
     ) -> Self {
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -141,13 +147,18 @@ impl TestEnv {
     {
         let response = respond(self.app.clone(), request, handler).await;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(bytes).expect("every response body is JSON")
         };
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn post_drop(&self, caller: Caller<'_>, body: &str) -> Reply {
@@ -165,7 +176,14 @@ impl TestEnv {
     }
 
     pub async fn list_drops(&self) -> Reply {
-        let request = event("GET", "/drops", &[], None, Caller::Anonymous);
+        self.list_drops_with(&[]).await
+    }
+
+    /// `GET /drops?<query>`.
+    pub async fn list_drops_with(&self, query: &[(&str, &str)]) -> Reply {
+        let mut event = event_json("GET", "/drops", &[], None, Caller::Anonymous, json!({}));
+        with_query(&mut event, query);
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
         self.call(burst::api::list_drops, request).await
     }
 
@@ -434,6 +452,25 @@ pub fn event_json(
         "body": body,
         "isBase64Encoded": false,
     })
+}
+
+/// Adds a query string to an event, as API Gateway passes it.
+pub fn with_query(event: &mut Value, query: &[(&str, &str)]) {
+    let raw = form_urlencoded_pairs(query);
+    event["rawQueryString"] = json!(raw);
+    let params: serde_json::Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    event["queryStringParameters"] = Value::Object(params);
+}
+
+fn form_urlencoded_pairs(query: &[(&str, &str)]) -> String {
+    query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Runs `count` calls of `call(i)` truly in parallel: every task is spawned first and released

@@ -21,8 +21,12 @@ pub struct Audit {
     pub expired_pending: i64,
     /// Units held for a delayed payment Stripe has not settled yet (included in `held`).
     pub payment_pending: i64,
-    /// Units of paid orders.
+    /// Units sold: every order that sold units, whatever happened to its money later.
     pub sold: i64,
+    /// Sold orders whose money was refunded at Stripe afterwards (their units stay sold).
+    pub refunded_after_sale: u32,
+    /// Sold orders under dispute.
+    pub disputed: u32,
     pub consistent: bool,
     pub problems: Vec<String>,
     pub shards: Vec<ShardAudit>,
@@ -56,6 +60,8 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
     let mut expired_pending = 0;
     let mut payment_pending = 0;
     let mut sold = 0;
+    let mut refunded_after_sale = 0;
+    let mut disputed = 0;
     let mut held_per_shard: HashMap<u32, i64> = HashMap::new();
     let mut sold_per_shard: HashMap<u32, i64> = HashMap::new();
     for shard in 0..drop.shard_count {
@@ -79,8 +85,10 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
             }
         }
         for order in app.store.sold_orders(&drop.id, shard).await? {
-            if order.status != OrderStatus::Paid {
-                continue;
+            match order.status {
+                OrderStatus::Refunded => refunded_after_sale += 1,
+                OrderStatus::Disputed => disputed += 1,
+                _ => {}
             }
             sold += i64::from(order.quantity);
             for allocation in &order.allocations {
@@ -152,6 +160,8 @@ pub async fn audit(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Audit
         expired_pending,
         payment_pending,
         sold,
+        refunded_after_sale,
+        disputed,
         consistent: problems.is_empty(),
         problems,
         shards: shard_audits,

@@ -109,7 +109,8 @@ impl Budget {
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
-    pub drops_checked: u32,
+    /// Drops whose shards hold units: the only ones whose holds are read.
+    pub drops_with_holds: u32,
     pub holds_expired: u32,
     /// Completed checkouts (or delayed payments) settled here because no webhook had.
     pub payments_reconciled: u32,
@@ -132,16 +133,20 @@ pub async fn sweep_within(
     now: DateTime<Utc>,
     budget: &mut Budget,
 ) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    finish_decided_refunds(app, now, budget, &mut report).await?;
     let drops = app.store.drops_open_since(now - HORIZON).await?;
     let mut shards = app.store.shards_of_drops(&drops).await?;
-    let mut report = SweepReport::default();
     for drop in &drops {
+        let own = shards.remove(&drop.id).unwrap_or_default();
+        if !own.iter().any(|shard| shard.held > 0) {
+            continue;
+        }
         if budget.out_of_time() {
             report.incomplete = true;
             break;
         }
-        let own = shards.remove(&drop.id).unwrap_or_default();
-        report.drops_checked += 1;
+        report.drops_with_holds += 1;
         let expired = release_overdue(
             app,
             drop,
@@ -154,7 +159,6 @@ pub async fn sweep_within(
         .await?;
         report.holds_expired += expired;
         reconcile_pending_payments(app, drop, &own, now, budget, &mut report).await?;
-        finish_decided_refunds(app, drop, now, budget, &mut report).await?;
     }
     tracing::info!(?report, "sweep finished");
     Ok(report)
@@ -317,7 +321,7 @@ async fn reconcile_pending_payments(
             let waited = pending
                 .payment_pending_since
                 .is_some_and(|since| now - since >= chrono::Duration::hours(1));
-            if !waited || minute_slot(&pending.id) != now.minute() {
+            if !waited || pending_lookup_minute(&pending.id) != now.minute() {
                 continue;
             }
             if budget.out_of_time() || !budget.take_stripe_calls(1) {
@@ -340,14 +344,13 @@ async fn reconcile_pending_payments(
 /// them failed and its retries stopped): finished here.
 async fn finish_decided_refunds(
     app: &App,
-    drop: &DropSpec,
     now: DateTime<Utc>,
     budget: &mut Budget,
     report: &mut SweepReport,
 ) -> Result<()> {
     // Racing the webhook that decided one is harmless: the refund carries the recorded
     // idempotency key and its completion is a conditional write.
-    for order in app.store.refunding_orders(&drop.id).await? {
+    for order in app.store.refunding_orders().await? {
         if budget.out_of_time() || !budget.take_stripe_calls(1) {
             return Ok(());
         }
@@ -361,7 +364,8 @@ async fn finish_decided_refunds(
     Ok(())
 }
 
-fn minute_slot(id: &str) -> u32 {
+/// The minute of the hour in which a pending payment is looked up at Stripe.
+pub fn pending_lookup_minute(id: &str) -> u32 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut hasher);
     (hasher.finish() % 60) as u32

@@ -57,7 +57,7 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = signatures.iter().any(|signature| {
@@ -121,6 +121,14 @@ mod tests {
             verify(Some("t=1000,v1=zz"), body, SECRET, 1_000),
             Err(SignatureError::Malformed)
         );
+        // Timestamps at the ends of the range are stale, not an arithmetic overflow.
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme},v1=00");
+            assert_eq!(
+                verify(Some(&header), body, SECRET, 1_000),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]

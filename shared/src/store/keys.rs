@@ -96,14 +96,17 @@ pub fn pending_index_partition(drop_id: &str, shard: u32) -> String {
 }
 
 /// GSI1 entry of an order whose refund was decided but not yet confirmed by Stripe: the sweeper
-/// finishes any the webhook's retries did not.
+/// finishes any the webhook's retries did not. One partition for the whole shop: refunds are
+/// rare, so one query a minute finds them all.
 pub fn refunding_index_key(drop_id: &str, order_id: &str) -> Key {
-    (refunding_index_partition(drop_id), order_id.to_string())
+    (REFUNDING_INDEX.into(), format!("{drop_id}#{order_id}"))
 }
 
-pub fn refunding_index_partition(drop_id: &str) -> String {
-    format!("REFUNDING#{drop_id}")
+pub fn refunding_index_partition() -> String {
+    REFUNDING_INDEX.into()
 }
+
+const REFUNDING_INDEX: &str = "REFUNDING";
 
 /// Stripe's charge and dispute events name a PaymentIntent, not a session: this item leads from
 /// the PaymentIntent to its order. Written with the order, once per payment.

@@ -209,9 +209,9 @@ impl Store {
         ))
     }
 
-    /// Orders of a drop whose refund was decided but not confirmed by Stripe yet.
-    pub async fn refunding_orders(&self, drop_id: &str) -> Result<Vec<Order>> {
-        self.query_index_partition(keys::refunding_index_partition(drop_id))
+    /// Orders whose refund was decided but not confirmed by Stripe yet.
+    pub async fn refunding_orders(&self) -> Result<Vec<Order>> {
+        self.query_index_partition(keys::refunding_index_partition())
             .await
     }
 

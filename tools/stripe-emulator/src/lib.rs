@@ -66,6 +66,11 @@ struct State {
     refunds: Vec<Value>,
     sessions_created: usize,
     refused: Vec<Value>,
+    /// API requests still to be answered with a 500 (Stripe having a bad minute).
+    failing_requests: u32,
+    /// Sessions whose expire calls fail with a 500.
+    failing_sessions: Vec<String>,
+    api_requests: usize,
 }
 
 /// What an idempotency key is bound to: the request that first used it, and its answer once
@@ -123,6 +128,21 @@ impl Emulator {
         self.lock().refunds.clone()
     }
 
+    /// The next `requests` API calls fail with a 500 `api_error`, as in a Stripe outage.
+    pub fn fail_next_requests(&self, requests: u32) {
+        self.lock().failing_requests = requests;
+    }
+
+    /// Every call to expire this session fails with a 500 (one hold Stripe cannot close).
+    pub fn fail_session(&self, session_id: &str) {
+        self.lock().failing_sessions.push(session_id.to_string());
+    }
+
+    /// How many API requests (not hosted pages) reached the emulator.
+    pub fn api_requests(&self) -> usize {
+        self.lock().api_requests
+    }
+
     /// Every error this emulator answered (`{"status", "error"}`), oldest first.
     pub fn refusals(&self) -> Vec<Value> {
         self.lock().refused.clone()
@@ -154,7 +174,7 @@ impl Emulator {
             "object": "dispute",
             "amount": session["amount_total"],
             "currency": session["currency"],
-            "charge": format!("ch_{}", &payment_intent[3..]),
+            "charge": format!("ch_{}", payment_intent.trim_start_matches("pi_")),
             "payment_intent": payment_intent,
             "reason": "fraudulent",
             "status": status,
@@ -237,6 +257,21 @@ impl Emulator {
             .unwrap_or_default();
         let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if segments.first() == Some(&"v1") {
+            let mut state = self.lock();
+            state.api_requests += 1;
+            let failing_session = matches!(segments.as_slice(), ["v1", "checkout", "sessions", id, "expire"]
+                if state.failing_sessions.iter().any(|failing| failing == id));
+            if state.failing_requests > 0 || failing_session {
+                state.failing_requests = state.failing_requests.saturating_sub(1);
+                let outage = json!({ "error": { "type": "api_error",
+                    "message": "An unknown error occurred (emulated outage)." } });
+                state
+                    .refused
+                    .push(json!({ "status": 500, "error": outage["error"] }));
+                return json_response(StatusCode::INTERNAL_SERVER_ERROR, &outage);
+            }
+        }
         let (status, answer) = match (method.clone(), segments.as_slice()) {
             (Method::POST, ["v1", "checkout", "sessions"]) => {
                 self.idempotent(idempotency_key, &method, &path, &form, |emulator| {
@@ -526,7 +561,7 @@ impl Emulator {
                     None,
                     format!(
                         "Charge ch_{} has already been refunded.",
-                        &payment_intent[3..]
+                        payment_intent.trim_start_matches("pi_")
                     ),
                 ));
             }
@@ -534,7 +569,7 @@ impl Emulator {
                 "id": format!("re_{}", uuid::Uuid::new_v4().simple()),
                 "object": "refund",
                 "amount": session["amount_total"],
-                "charge": format!("ch_{}", &payment_intent[3..]),
+                "charge": format!("ch_{}", payment_intent.trim_start_matches("pi_")),
                 "created": chrono::Utc::now().timestamp(),
                 "currency": session["currency"],
                 "metadata": {},

@@ -1,0 +1,755 @@
+//! Money and units never get stuck: Stripe's real behaviour (foreign events, retries, lost
+//! webhooks, refunds and disputes made at Stripe), faults at Stripe, and the sweeper's bounds.
+//! Every test ends with a consistent ledger.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use burst::domain::drops::parse_new_drop;
+use burst::domain::sweeper::{Budget, pending_lookup_minute, sweep, sweep_within};
+use burst::payments::CheckoutRequest;
+use burst_tests::checkout::{
+    PRICE, hold_on, hold_with_checkout, lapse, order_status, reservation_status,
+};
+use burst_tests::{Caller, TestEnv, assert_consistent, drop_body, herd, id_of};
+use chrono::{Duration as Span, Timelike, Utc};
+use serde_json::{Value, json};
+use stripe_emulator::PaymentMethod;
+
+fn session_event(kind: &str, session: Value) -> Value {
+    json!({
+        "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "type": kind,
+        "data": { "object": session },
+    })
+}
+
+#[tokio::test]
+async fn events_for_sessions_burst_did_not_create_are_ignored_and_touch_nothing() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 3).await;
+    let foreign_sessions = [
+        // A Payment Link of the same account: no metadata, no reference.
+        json!({ "id": "cs_test_paymentlink", "object": "checkout.session", "status": "complete",
+                "payment_status": "paid", "amount_total": 5000, "currency": "eur",
+                "payment_intent": "pi_foreign1", "metadata": {} }),
+        // Another shop's integration naming an id that is not a reservation of ours.
+        json!({ "id": "cs_test_othershop", "object": "checkout.session", "status": "complete",
+                "payment_status": "paid", "amount_total": 5000, "currency": "eur",
+                "client_reference_id": "order-77", "payment_intent": "pi_foreign2",
+                "metadata": { "reservation_id": "order-77" } }),
+        // A session naming our reservation that is not the session we created for it.
+        json!({ "id": "cs_test_impostor", "object": "checkout.session", "status": "complete",
+                "payment_status": "paid", "amount_total": PRICE, "currency": "eur",
+                "client_reference_id": hold.reservation_id, "payment_intent": "pi_foreign3",
+                "metadata": { "reservation_id": hold.reservation_id, "drop_id": hold.drop_id } }),
+    ];
+    for session in foreign_sessions {
+        for kind in [
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.expired",
+        ] {
+            let reply = env.deliver(&session_event(kind, session.clone())).await;
+            assert_eq!(
+                (reply.status, reply.body["outcome"].clone()),
+                (200, json!("ignored")),
+                "{kind} {}",
+                session["id"]
+            );
+        }
+    }
+    for charge_event in [
+        json!({ "id": "evt_c1", "type": "charge.refunded", "data": { "object": {
+            "id": "ch_x", "object": "charge", "payment_intent": "pi_foreign1", "amount": 5000,
+            "amount_refunded": 5000, "refunded": true } } }),
+        json!({ "id": "evt_d1", "type": "charge.dispute.created", "data": { "object": {
+            "id": "du_x", "object": "dispute", "payment_intent": "pi_foreign2", "status": "needs_response" } } }),
+    ] {
+        let reply = env.deliver(&charge_event).await;
+        assert_eq!(reply.body["outcome"], "ignored");
+    }
+    assert!(
+        env.emulator().refunds().is_empty(),
+        "nobody else's money moved"
+    );
+    assert_eq!(
+        env.count_items("STRIPE_EVENT#").await,
+        0,
+        "nothing recorded"
+    );
+    assert_eq!(env.count_items("PAYMENT#").await, 0);
+    assert_eq!(
+        reservation_status(&env, "ann", &hold.reservation_id).await,
+        "held"
+    );
+    assert_eq!(assert_consistent(&env, &hold.drop_id).await["held"], 1);
+}
+
+#[tokio::test]
+async fn a_wrong_amount_ends_the_hold_returns_the_units_and_frees_the_shopper() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 2).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, Some(PRICE - 100))
+        .unwrap();
+    assert_eq!(env.deliver(&completed).await.body["outcome"], "processed");
+
+    assert_eq!(
+        reservation_status(&env, "ann", &hold.reservation_id).await,
+        "refunded"
+    );
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunded"
+    );
+    assert_eq!(env.emulator().refunds().len(), 1);
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (
+            audit["available"].clone(),
+            audit["held"].clone(),
+            audit["sold"].clone()
+        ),
+        (json!(2), json!(0), json!(0))
+    );
+    // The owner's release answers the final state, and the shopper may claim again.
+    let release = env
+        .release(Caller::Shopper("ann"), &hold.reservation_id)
+        .await;
+    assert_eq!(
+        (
+            release.status,
+            release.body["reservation"]["status"].clone()
+        ),
+        (200, json!("refunded"))
+    );
+    assert_eq!(
+        env.claim(Caller::Shopper("ann"), &hold.drop_id, None)
+            .await
+            .status,
+        201
+    );
+    // A redelivery changes nothing and refunds nothing twice.
+    let mut again = completed.clone();
+    again["id"] = json!("evt_redelivered");
+    env.deliver(&again).await;
+    assert_eq!(env.emulator().refunds().len(), 1);
+    assert_consistent(&env, &hold.drop_id).await;
+}
+
+#[tokio::test]
+async fn a_refund_is_recorded_before_it_is_sent_so_a_retry_never_sells_the_unit() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 1).await;
+    lapse(&env, &hold).await;
+    let bob = env.hold("bob", &hold.drop_id).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+
+    // Stripe is down when the refund is sent: the webhook fails (Stripe will retry) …
+    env.emulator().fail_next_requests(1);
+    let failed = env.deliver(&completed).await;
+    assert_eq!(
+        (failed.status, failed.error_code()),
+        (502, "payment_provider_error")
+    );
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunding"
+    );
+    // … meanwhile bob gives his unit back, so stock is there when the retry comes.
+    assert_eq!(env.release(Caller::Shopper("bob"), &bob).await.status, 200);
+    let mut retry = completed.clone();
+    retry["id"] = json!(format!("{}-retry", completed["id"].as_str().unwrap()));
+    assert_eq!(env.deliver(&retry).await.body["outcome"], "processed");
+
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunded",
+        "the recorded decision stands: refunded, not sold"
+    );
+    assert_eq!(env.emulator().refunds().len(), 1);
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["sold"].clone(), audit["available"].clone()),
+        (json!(0), json!(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_deliveries_of_a_late_payment_converge_on_one_outcome() {
+    for round in 0..6 {
+        let env = Arc::new(TestEnv::with_stripe().await);
+        let hold = hold_with_checkout(&env, "ann", json!({}), 1).await;
+        lapse(&env, &hold).await;
+        if round % 2 == 1 {
+            // Odd rounds: the unit is gone, so the only outcome is a refund.
+            env.hold("bob", &hold.drop_id).await;
+        }
+        let completed = env
+            .emulator()
+            .complete(&hold.session_id, PaymentMethod::Card, None)
+            .unwrap();
+        let replies = herd(4, 4, |i| {
+            let env = env.clone();
+            let mut event = completed.clone();
+            event["id"] = json!(format!("evt_overlap_{i}"));
+            async move { env.deliver(&event).await }
+        })
+        .await;
+        assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+        let status = order_status(&env, "ann", &hold.reservation_id).await;
+        let refunds = env.emulator().refunds().len();
+        match status.as_str() {
+            "paid" => assert_eq!(refunds, 0),
+            "refunded" => assert_eq!(refunds, 1),
+            other => panic!("round {round}: order {other}"),
+        }
+        if round % 2 == 1 {
+            assert_eq!(status, "refunded");
+        }
+        assert_consistent(&env, &hold.drop_id).await;
+    }
+}
+
+#[tokio::test]
+async fn a_late_payment_over_the_shoppers_limit_is_refunded_once() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 3).await;
+    lapse(&env, &hold).await;
+    // ann claimed again after her hold lapsed: a unit for the lapsed hold would pass her limit.
+    env.hold("ann", &hold.drop_id).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+    env.emulator().fail_next_requests(1);
+    assert_eq!(env.deliver(&completed).await.status, 502);
+    let order = env
+        .get_order(Caller::Shopper("ann"), &hold.reservation_id)
+        .await;
+    assert_eq!(
+        (
+            order.body["order"]["status"].clone(),
+            order.body["order"]["refund_reason"].clone()
+        ),
+        (json!("refunding"), json!("per_user_limit"))
+    );
+    let mut retry = completed.clone();
+    retry["id"] = json!("evt_limit_retry");
+    env.deliver(&retry).await;
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunded"
+    );
+    assert_eq!(env.emulator().refunds().len(), 1);
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["sold"].clone(), audit["held"].clone()),
+        (json!(0), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_late_payment_after_the_drop_ended_is_refunded_not_sold() {
+    let env = TestEnv::with_stripe().await;
+    let ends_at = Utc::now() + Span::seconds(2);
+    let hold = hold_with_checkout(&env, "ann", json!({ "ends_at": ends_at.to_rfc3339() }), 3).await;
+    lapse(&env, &hold).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+    env.deliver(&completed).await;
+    let order = env
+        .get_order(Caller::Shopper("ann"), &hold.reservation_id)
+        .await;
+    assert_eq!(
+        (
+            order.body["order"]["status"].clone(),
+            order.body["order"]["refund_reason"].clone()
+        ),
+        (json!("refunded"), json!("drop_ended"))
+    );
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["sold"].clone(), audit["available"].clone()),
+        (json!(0), json!(3))
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_retried_after_a_crash_gets_the_same_session_from_stripe() {
+    let env = TestEnv::with_stripe().await;
+    let drop = env.create_drop(drop_body(2, json!({}))).await;
+    let reservation_id = env.hold("ann", &id_of(&drop)).await;
+    let reservation = env
+        .app
+        .store
+        .reservation(&reservation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The first call reached Stripe, then the function died before saving the session.
+    let gateway = env.app.payments.as_ref().unwrap();
+    let request = CheckoutRequest {
+        reservation_id: reservation_id.clone(),
+        drop_id: id_of(&drop),
+        product_name: "Test drop".into(),
+        unit_amount: PRICE,
+        currency: "EUR".into(),
+        quantity: 1,
+        expires_at: reservation.checkout_expires_at,
+    };
+    let crashed = gateway.create_checkout(&request).await.unwrap();
+    // Seconds later the shopper tries again: the same parameters under the same key.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let retry = env.checkout(Caller::Shopper("ann"), &reservation_id).await;
+    assert_eq!(retry.status, 201, "{:?}", retry.body);
+    assert_eq!(retry.body["session_id"], crashed.id.as_str());
+    assert_eq!(env.emulator().sessions_created(), 1);
+    assert!(
+        env.emulator().refusals().is_empty(),
+        "{:?}",
+        env.emulator().refusals()
+    );
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_a_key_reused_with_other_parameters_as_stripe_does() {
+    let env = TestEnv::with_stripe().await;
+    let drop = env.create_drop(drop_body(2, json!({}))).await;
+    let reservation_id = env.hold("ann", &id_of(&drop)).await;
+    let gateway = env.app.payments.as_ref().unwrap();
+    let request = CheckoutRequest {
+        reservation_id,
+        drop_id: id_of(&drop),
+        product_name: "Test drop".into(),
+        unit_amount: PRICE,
+        currency: "EUR".into(),
+        quantity: 1,
+        expires_at: Utc::now().timestamp() + 40 * 60,
+    };
+    gateway.create_checkout(&request).await.unwrap();
+    // What the old code did: a new expires_at on every try.
+    let changed = CheckoutRequest {
+        expires_at: request.expires_at + 1,
+        ..request.clone()
+    };
+    let refused = gateway.create_checkout(&changed).await;
+    assert!(refused.is_err());
+    let refusals = env.emulator().refusals();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0]["status"], 400);
+    assert_eq!(refusals[0]["error"]["type"], "idempotency_error");
+    assert_eq!(env.emulator().sessions_created(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkouts_of_one_hold_wait_out_stripes_409_and_share_one_session() {
+    let env = Arc::new(TestEnv::with_stripe_latency(Duration::from_millis(300)).await);
+    let drop = env.create_drop(drop_body(2, json!({}))).await;
+    let reservation_id = env.hold("ann", &id_of(&drop)).await;
+    let replies = herd(3, 3, |_| {
+        let env = env.clone();
+        let id = reservation_id.clone();
+        async move { env.checkout(Caller::Shopper("ann"), &id).await }
+    })
+    .await;
+    let sessions: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
+            r.body["session_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(env.emulator().sessions_created(), 1);
+    assert!(
+        env.emulator()
+            .refusals()
+            .iter()
+            .any(|r| r["status"] == 409 && r["error"]["code"] == "idempotency_key_in_use"),
+        "Stripe's 409 was met and waited out"
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_settles_a_completed_checkout_whose_webhook_never_came() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({ "hold_seconds": 1 }), 2).await;
+    // Paid at Stripe; the event is lost.
+    env.emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, None)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let soon = sweep(&env.app, Utc::now()).await.unwrap();
+    assert_eq!(
+        soon.payments_reconciled, 0,
+        "the webhook gets its chance first"
+    );
+    let later = sweep(&env.app, Utc::now() + Span::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(later.payments_reconciled, 1);
+    assert_eq!(
+        reservation_status(&env, "ann", &hold.reservation_id).await,
+        "paid"
+    );
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "paid"
+    );
+    let audit = assert_consistent(&env, &hold.drop_id).await;
+    assert_eq!(
+        (audit["sold"].clone(), audit["available"].clone()),
+        (json!(1), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_settles_a_delayed_payment_whose_outcome_event_was_lost() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 2).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Delayed, None)
+        .unwrap();
+    env.deliver(&completed).await;
+    env.emulator()
+        .settle_delayed(&hold.session_id, true)
+        .unwrap();
+    // Looked up about hourly, in the minute its id picks.
+    let base = Utc::now() + Span::hours(2);
+    let minute = pending_lookup_minute(&hold.reservation_id);
+    let at = base + Span::minutes(i64::from((minute + 60 - base.minute()) % 60));
+    let report = sweep(&env.app, at).await.unwrap();
+    assert_eq!(report.payments_reconciled, 1);
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "paid"
+    );
+    assert_consistent(&env, &hold.drop_id).await;
+}
+
+#[tokio::test]
+async fn the_sweeper_finishes_a_refund_whose_webhook_retries_stopped() {
+    let env = TestEnv::with_stripe().await;
+    let hold = hold_with_checkout(&env, "ann", json!({}), 1).await;
+    let completed = env
+        .emulator()
+        .complete(&hold.session_id, PaymentMethod::Card, Some(PRICE + 1))
+        .unwrap();
+    env.emulator().fail_next_requests(1);
+    assert_eq!(env.deliver(&completed).await.status, 502);
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunding"
+    );
+    let report = sweep(&env.app, Utc::now()).await.unwrap();
+    assert_eq!(report.refunds_finished, 1);
+    assert_eq!(
+        order_status(&env, "ann", &hold.reservation_id).await,
+        "refunded"
+    );
+    assert_eq!(env.count_items("REFUNDING#").await, 0);
+    assert_eq!(assert_consistent(&env, &hold.drop_id).await["available"], 1);
+}
+
+#[tokio::test]
+async fn refunds_and_disputes_made_at_stripe_show_on_the_order_and_keep_units_sold() {
+    let env = TestEnv::with_stripe().await;
+    let drop = env
+        .create_drop(drop_body(5, json!({ "per_user_limit": 1 })))
+        .await;
+    let drop_id = id_of(&drop);
+    let mut paid = Vec::new();
+    for shopper in ["ann", "bob", "cy"] {
+        let hold = hold_on(&env, shopper, &drop_id).await;
+        let completed = env
+            .emulator()
+            .complete(&hold.session_id, PaymentMethod::Card, None)
+            .unwrap();
+        env.deliver(&completed).await;
+        let payment_intent = completed["data"]["object"]["payment_intent"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        paid.push((shopper, hold, payment_intent));
+    }
+    let emulator = env.emulator();
+    // ann: fully refunded from the Dashboard; bob: partly; cy: disputed, then won.
+    env.deliver(&emulator.charge_refunded(&paid[0].2, PRICE).unwrap())
+        .await;
+    env.deliver(&emulator.charge_refunded(&paid[1].2, 2500).unwrap())
+        .await;
+    env.deliver(
+        &emulator
+            .dispute("created", &paid[2].2, "needs_response")
+            .unwrap(),
+    )
+    .await;
+
+    let ann = env
+        .get_order(Caller::Shopper("ann"), &paid[0].1.reservation_id)
+        .await;
+    assert_eq!(ann.body["order"]["status"], "refunded");
+    assert_eq!(ann.body["order"]["refund_reason"], "refunded_at_stripe");
+    let bob = env
+        .get_order(Caller::Shopper("bob"), &paid[1].1.reservation_id)
+        .await;
+    assert_eq!(
+        (
+            bob.body["order"]["status"].clone(),
+            bob.body["order"]["amount_refunded"].clone()
+        ),
+        (json!("paid"), json!(2500))
+    );
+    assert_eq!(
+        order_status(&env, "cy", &paid[2].1.reservation_id).await,
+        "disputed"
+    );
+    let audit = assert_consistent(&env, &drop_id).await;
+    assert_eq!(
+        (
+            audit["sold"].clone(),
+            audit["refunded_after_sale"].clone(),
+            audit["disputed"].clone()
+        ),
+        (json!(3), json!(1), json!(1)),
+        "units are not put back on sale"
+    );
+    assert_eq!(audit["available"], 2);
+
+    env.deliver(&emulator.dispute("closed", &paid[2].2, "won").unwrap())
+        .await;
+    assert_eq!(
+        order_status(&env, "cy", &paid[2].1.reservation_id).await,
+        "paid"
+    );
+    assert_eq!(assert_consistent(&env, &drop_id).await["disputed"], 0);
+}
+
+#[tokio::test]
+async fn the_sweeper_pages_past_holds_it_cannot_end_and_keeps_to_its_budget() {
+    let env = TestEnv::with_stripe().await;
+    let drop = env
+        .create_drop(drop_body(
+            120,
+            json!({ "hold_seconds": 1, "shard_count": 1 }),
+        ))
+        .await;
+    let drop_id = id_of(&drop);
+    // 101 holds whose Checkout Stripe cannot close come first in expiry order, then 5 plain ones.
+    for i in 0..101 {
+        let hold = hold_on(&env, &format!("stuck-{i:03}"), &drop_id).await;
+        env.emulator().fail_session(&hold.session_id);
+    }
+    for i in 0..5 {
+        env.hold(&format!("plain-{i}"), &drop_id).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let calls_before = env.emulator().api_requests();
+    let mut small = Budget::new(30, 10);
+    let bounded = sweep_within(&env.app, Utc::now(), &mut small)
+        .await
+        .unwrap();
+    assert!(
+        env.emulator().api_requests() - calls_before <= 10,
+        "Stripe calls stay in budget"
+    );
+    assert_eq!(
+        bounded.holds_expired, 5,
+        "the plain holds behind the stuck ones go back"
+    );
+
+    // Enough Stripe calls for all (a scheduled run allows 200: two per stuck hold).
+    let mut ample = Budget::new(30, 1000);
+    let report = sweep_within(&env.app, Utc::now(), &mut ample)
+        .await
+        .unwrap();
+    assert_eq!(report.holds_expired, 0);
+    assert_eq!(
+        report.holds_skipped, 101,
+        "every stuck hold was tried and paged past"
+    );
+    let audit = assert_consistent(&env, &drop_id).await;
+    assert_eq!(audit["expired_pending"], 101);
+    assert_eq!(audit["available"], 120 - 101);
+
+    let mut spent = Budget::new(0, 100);
+    assert!(
+        sweep_within(&env.app, Utc::now(), &mut spent)
+            .await
+            .unwrap()
+            .incomplete
+    );
+}
+
+#[tokio::test]
+async fn the_listing_is_paged_cached_and_leaves_long_ended_drops_out() {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    for name in ["one", "two", "three"] {
+        env.create_drop(drop_body(1, json!({ "name": name }))).await;
+    }
+    // Drops that ended yesterday-and-more and an hour ago, written as they were created then.
+    for (name, ended) in [("long gone", Span::days(3)), ("just ended", Span::hours(1))] {
+        let mut past = parse_new_drop(
+            drop_body(
+                1,
+                json!({ "name": name, "ends_at": (now + Span::days(1)).to_rfc3339() }),
+            ),
+            now,
+        )
+        .unwrap();
+        past.starts_at = now - Span::days(5);
+        past.ends_at = Some(now - ended);
+        env.app
+            .store
+            .put_drop(&past, &past.initial_shards())
+            .await
+            .unwrap();
+    }
+    // An item in the listing that does not decode (a bad migration, a hand edit).
+    env.client
+        .put_item()
+        .table_name(env.app.store.table())
+        .item(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("DROP#broken".into()),
+        )
+        .item(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
+        .item(
+            "GSI1PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("DROPS".into()),
+        )
+        .item(
+            "GSI1SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("9999-12-31T23:59:59.999Z#broken".into()),
+        )
+        .item(
+            "name",
+            aws_sdk_dynamodb::types::AttributeValue::N("7".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let all = env.list_drops().await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.header("cache-control"), Some("public, max-age=1"));
+    let mut names: Vec<&str> = all.body["drops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["just ended", "one", "three", "two"]);
+    assert_eq!(all.body["drops"][0]["status"], "ended");
+
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "2")];
+        if let Some(cursor) = &cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let page = env.list_drops_with(&query).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        seen += page.body["drops"].as_array().unwrap().len();
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 4);
+    for bad in [
+        ("cursor", "bm90LWEta2V5"),
+        ("cursor", "%%%"),
+        ("limit", "0"),
+        ("limit", "x"),
+    ] {
+        let reply = env.list_drops_with(&[bad]).await;
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (400, "invalid_request"),
+            "{bad:?}"
+        );
+    }
+    // The sweeper reads holds only where the shards say units are held.
+    assert_eq!(sweep(&env.app, now).await.unwrap().drops_with_holds, 0);
+    let one = all.body["drops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "one")
+        .map(id_of)
+        .unwrap();
+    env.hold("ann", &one).await;
+    assert_eq!(sweep(&env.app, now).await.unwrap().drops_with_holds, 1);
+}
+
+#[tokio::test]
+async fn prices_stripe_would_refuse_are_refused_at_creation() {
+    let env = TestEnv::new().await;
+    let cases = [
+        (
+            json!({ "amount": 100, "currency": "XYZ" }),
+            json!(1),
+            "price.currency",
+        ),
+        (
+            json!({ "amount": 49, "currency": "EUR" }),
+            json!(1),
+            "price.amount",
+        ),
+        (
+            json!({ "amount": 29, "currency": "GBP" }),
+            json!(1),
+            "price.amount",
+        ),
+        (
+            json!({ "amount": 60_000_000, "currency": "USD" }),
+            json!(2),
+            "price.amount",
+        ),
+        (
+            json!({ "amount": 150, "currency": "ISK" }),
+            json!(1),
+            "price.amount",
+        ),
+    ];
+    for (price, limit, field) in cases {
+        let body = drop_body(10, json!({ "price": price, "per_user_limit": limit }));
+        let reply = env
+            .post_drop(Caller::Admin("root"), &body.to_string())
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{price}: {:?}",
+            reply.body
+        );
+    }
+    assert_eq!(env.count_items("DROP#").await, 0);
+    // Zero-decimal currencies are whole units: 50 JPY is fine.
+    let yen = drop_body(10, json!({ "price": { "amount": 50, "currency": "JPY" } }));
+    assert_eq!(
+        env.post_drop(Caller::Admin("root"), &yen.to_string())
+            .await
+            .status,
+        201
+    );
+}
