@@ -4,7 +4,7 @@ export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 USER ?= alice
 
-.PHONY: help tools dev test token lint bench build deploy
+.PHONY: help tools dev test token lint bench dev-herd build deploy
 
 help:
 	@echo "make dev     run Burst locally: DynamoDB Local, all functions on :9000, UI on :8080, demo drop"
@@ -12,6 +12,7 @@ help:
 	@echo "make token USER=alice [ADMIN=1]   a local dev JWT"
 	@echo "make lint    cargo fmt --check, clippy -D warnings, sam validate --lint"
 	@echo "make bench   the claim benchmark (release build); appends to bench/RESULTS.md"
+	@echo "make dev-herd  (with make dev running) claims through the local stack vs DynamoDB Local's limit"
 	@echo "make build   sam build (cargo lambda, arm64 release binaries)"
 
 tools:
@@ -34,6 +35,10 @@ lint:
 
 bench: tools
 	@scripts/bench.sh
+
+# While `make dev` runs: a herd of claims through the local stack, against DynamoDB Local's limit.
+dev-herd:
+	cargo run --quiet --release -p burst-bench -- dev-herd
 
 build:
 	@scripts/tools.sh --lint

@@ -7,7 +7,10 @@ cd "$ROOT"
 # The claim function on its own, as `sam build` builds it: in one build with the benchmark, cargo
 # would unify features and link Stripe (which only the test harness needs) into it.
 cargo build --release -p claim
-# What ships: the arm64 bootstrap cargo lambda (and sam build) produce; its size is reported.
-cargo lambda build --release --arm64 -p claim
+# What ships: every function's arm64 bootstrap, each package built on its own as sam build does
+# (built together, cargo would unify features and link Stripe into every one); sizes reported.
+for function in functions/*/; do
+  cargo lambda build --release --arm64 -p "$(basename "$function")"
+done
 cargo build --release -p burst-bench
 target/release/burst-bench

@@ -11,6 +11,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 API_PORT="${API_PORT:-9000}"
+# Instances per function under cargo lambda watch (its default, 1, serializes a herd).
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-16}"
 UI_PORT="${UI_PORT:-8080}"
 SWEEP_EVERY="${SWEEP_EVERY:-5}"
 STRIPE_EMULATOR_PORT="${STRIPE_EMULATOR_PORT:-12111}"
@@ -47,7 +49,8 @@ cargo build --quiet --workspace --bins
 target/debug/burst-dev create-table
 target/debug/burst-dev seed-demo
 
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" >"$LOG_DIR/watch.log" 2>&1 &
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
+  --concurrency "$WATCH_CONCURRENCY" >"$LOG_DIR/watch.log" 2>&1 &
 pids+=($!)
 wait_for_port "$API_PORT" "cargo lambda watch" 1200
 
@@ -73,7 +76,9 @@ pids+=($!)
 # a directory of links to web/ plus this config, so two stacks on other ports never collide.
 ui_dir="$TOOLS/ui-$UI_PORT"
 rm -rf "$ui_dir" && mkdir -p "$ui_dir"
-for file in "$ROOT"/web/*; do ln -s "$file" "$ui_dir/"; done
+for file in "$ROOT"/web/*; do
+  [[ "$(basename "$file")" == dev-config.js ]] || ln -s "$file" "$ui_dir/"
+done
 {
   echo "// Written by scripts/dev.sh for local development; never deployed."
   echo "window.BURST_CONFIG = {"

@@ -58,6 +58,11 @@ check checkout checkout.json 'status == 404 and body["error"]["code"] == "not_fo
 check get-order get-order.json 'status == 404 and body["error"]["code"] == "not_found"'
 check list-orders list-orders.json 'status == 200 and body == {"orders": []}'
 check stripe-webhook stripe-webhook-unsigned.json 'status == 400 and body["error"]["code"] == "invalid_signature"'
+check join-queue join-queue.json 'status == 404 and body["error"]["code"] == "not_found"'
+check my-ticket my-ticket.json 'status == 404 and body["error"]["code"] == "not_found"'
+check queue-status queue-status.json 'status == 404 and body["error"]["code"] == "not_found"'
+check queue-proof queue-proof.json 'status == 404 and body["error"]["code"] == "not_found"'
+check queue-controller queue-controller-schedule.json 'out == 0'
 check sweeper sweeper-schedule.json 'out["drops_with_holds"] == 0 and out["holds_expired"] == 0 and not out["incomplete"]'
 
 echo "invoke-check: $passed passed, $failures failed"

@@ -614,7 +614,7 @@ async fn the_listing_is_paged_cached_and_leaves_long_ended_drops_out() {
         past.ends_at = Some(now - ended);
         env.app
             .store
-            .put_drop(&past, &past.initial_shards())
+            .put_drop(&past, &past.initial_shards(), None)
             .await
             .unwrap();
     }
@@ -752,4 +752,142 @@ async fn prices_stripe_would_refuse_are_refused_at_creation() {
             .status,
         201
     );
+}
+
+/// A Secrets Manager that answers one secret, over plain HTTP, as the SDK speaks to it.
+async fn fake_secrets_manager(
+    secret: serde_json::Value,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            loop {
+                let read = stream.read(&mut buffer).await.unwrap_or(0);
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        seen.lock().unwrap().push(body.to_string());
+                        break;
+                    }
+                }
+                if read == 0 {
+                    break;
+                }
+            }
+            let answer =
+                json!({ "ARN": "arn:aws:secretsmanager:us-east-1:1:secret:burst/stripe-AbCdEf",
+                "Name": "burst/stripe", "SecretString": secret.to_string() })
+                .to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    (format!("http://{address}"), asked)
+}
+
+#[tokio::test]
+async fn stripe_keys_come_from_secrets_manager_at_cold_start_not_the_environment() {
+    let (endpoint, asked) = fake_secrets_manager(json!({
+        "secret_key": "sk_test_from_the_secret", "webhook_secret": "whsec_from_the_secret" }))
+    .await;
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "local", "local", None, None, "tests",
+            ))
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let fields = burst::secrets::fetch_json(&client, "burst/stripe")
+        .await
+        .unwrap();
+    let env = TestEnv::new().await;
+    let mut config = env.app.config.clone();
+    config.use_stripe_secret(&fields);
+    assert_eq!(config.stripe.unwrap().secret_key, "sk_test_from_the_secret");
+    assert_eq!(
+        config.stripe_webhook_secret.as_deref(),
+        Some("whsec_from_the_secret")
+    );
+    assert!(
+        asked.lock().unwrap()[0].contains("burst/stripe"),
+        "the secret was asked for by name"
+    );
+}
+
+#[test]
+fn the_template_keeps_secrets_out_of_the_environment_and_payments_out_of_a_herds_way() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let text = include_str!("../template.yaml");
+    assert!(
+        !text.contains("{{resolve:secretsmanager"),
+        "no secret is resolved into an environment"
+    );
+    let resources = &template["Resources"];
+    for function in [
+        "CheckoutFunction",
+        "StripeWebhookFunction",
+        "ReleaseReservationFunction",
+        "SweeperFunction",
+    ] {
+        let variables = &resources[function]["Properties"]["Environment"]["Variables"];
+        assert!(
+            reference(&variables["STRIPE_SECRET_ID"]) == Some("StripeSecretName"),
+            "{function} reads the secret by id"
+        );
+        assert!(
+            variables["STRIPE_SECRET_KEY"].is_null(),
+            "{function} has no key in its environment"
+        );
+    }
+    for (function, reserved) in [
+        ("CheckoutFunction", "PaymentConcurrency"),
+        ("StripeWebhookFunction", "PaymentConcurrency"),
+        ("ClaimFunction", "ClaimConcurrency"),
+    ] {
+        assert_eq!(
+            reference(&resources[function]["Properties"]["ReservedConcurrentExecutions"]),
+            Some(reserved),
+            "{function}"
+        );
+    }
+    let routes = &resources["HttpApi"]["Properties"]["RouteSettings"];
+    let claims = &routes["POST /drops/{drop_id}/claims"];
+    assert_eq!(
+        reference(&claims["ThrottlingRateLimit"]),
+        Some("ClaimRateLimit")
+    );
+    assert!(
+        resources["HttpApi"]["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"]
+            .is_number()
+    );
+}
+
+/// The parameter a `!Ref` names.
+fn reference(value: &serde_yaml::Value) -> Option<&str> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    }
 }

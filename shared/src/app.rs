@@ -1,6 +1,7 @@
 //! What a warm Lambda container keeps between invocations.
 
 use crate::config::Config;
+use crate::domain::queue::QueueCache;
 use crate::domain::sweeper::ExpiryHints;
 use crate::payments::PaymentGateway;
 use crate::store::Store;
@@ -12,6 +13,7 @@ pub struct App {
     /// `STRIPE_SECRET_KEY` is configured.
     pub payments: Option<Box<dyn PaymentGateway>>,
     pub expiry_hints: ExpiryHints,
+    pub queue_cache: QueueCache,
 }
 
 impl App {
@@ -23,16 +25,44 @@ impl App {
             store,
             payments,
             expiry_hints: ExpiryHints::default(),
+            queue_cache: QueueCache::default(),
         }
     }
 
     /// Reads the configuration and builds the DynamoDB client from the standard AWS environment
-    /// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for DynamoDB Local).
+    /// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for DynamoDB Local); functions that hold
+    /// secrets read them from Secrets Manager here, once per container.
     pub async fn from_env() -> Self {
         let sdk = aws_config::load_from_env().await;
-        Self::new(Config::from_env(), aws_sdk_dynamodb::Client::new(&sdk))
+        let mut config = Config::from_env();
+        load_secrets(&sdk, &mut config).await;
+        Self::new(config, aws_sdk_dynamodb::Client::new(&sdk))
     }
 }
+
+#[cfg(feature = "secrets")]
+async fn load_secrets(sdk: &aws_config::SdkConfig, config: &mut Config) {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    // Without its keys a function answers 503 (payments_unavailable, queue_unavailable), and
+    // the next cold start tries again.
+    if let Some(secret_id) = config.stripe_secret_id.clone() {
+        match crate::secrets::fetch_json(&client, &secret_id).await {
+            Ok(fields) => config.use_stripe_secret(&fields),
+            Err(error) => tracing::error!(secret_id, error = %crate::error::chain(&error),
+                "the Stripe secret could not be read; payments are off"),
+        }
+    }
+    if let Some(secret_id) = config.admission_secret_id.clone() {
+        match crate::secrets::fetch_json(&client, &secret_id).await {
+            Ok(fields) => config.use_admission_secret(&fields),
+            Err(error) => tracing::error!(secret_id, error = %crate::error::chain(&error),
+                "the admission key could not be read; admissions cannot be shown"),
+        }
+    }
+}
+
+#[cfg(not(feature = "secrets"))]
+async fn load_secrets(_sdk: &aws_config::SdkConfig, _config: &mut Config) {}
 
 #[cfg(feature = "stripe")]
 fn payment_gateway(config: &Config) -> Option<Box<dyn PaymentGateway>> {

@@ -37,13 +37,27 @@ impl Identity {
 /// The authorizer's claims when API Gateway supplied them; otherwise, only where the local dev
 /// secret is configured, a bearer token signed with it.
 pub fn identify(request: &Request, config: &Config) -> Result<Identity> {
-    if let Some(identity) = authorizer_identity(request) {
-        return Ok(identity);
+    let identity = match authorizer_identity(request) {
+        Some(identity) => identity,
+        None => match &config.dev_jwt_secret {
+            Some(secret) => dev_identity(request, secret, chrono::Utc::now().timestamp())?,
+            None => return Err(ApiError::Unauthenticated),
+        },
+    };
+    // The subject becomes part of table keys: a shape no identity provider issues (Cognito's is
+    // a UUID) is refused rather than allowed near a key's size limit.
+    if !is_plausible_subject(&identity.subject) {
+        return Err(ApiError::Unauthenticated);
     }
-    match &config.dev_jwt_secret {
-        Some(secret) => dev_identity(request, secret, chrono::Utc::now().timestamp()),
-        None => Err(ApiError::Unauthenticated),
-    }
+    Ok(identity)
+}
+
+const MAX_SUBJECT_LENGTH: usize = 128;
+
+fn is_plausible_subject(subject: &str) -> bool {
+    !subject.is_empty()
+        && subject.len() <= MAX_SUBJECT_LENGTH
+        && !subject.chars().any(char::is_control)
 }
 
 fn authorizer_identity(request: &Request) -> Option<Identity> {

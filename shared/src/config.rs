@@ -1,5 +1,8 @@
 //! Configuration, from the environment variables named in `template.yaml` and the README.
 
+use std::collections::HashMap;
+
+use crate::domain::queue::admission::AdmissionKeys;
 use crate::payments::StripeConfig;
 
 #[derive(Debug, Clone)]
@@ -15,6 +18,15 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// `STRIPE_WEBHOOK_SECRET`: the webhook endpoint's signing secret (`whsec_…`).
     pub stripe_webhook_secret: Option<String>,
+    /// `STRIPE_SECRET_ID`: in AWS, the Secrets Manager secret holding `secret_key` and
+    /// `webhook_secret`, read at cold start in place of the two variables above.
+    pub stripe_secret_id: Option<String>,
+    /// Admission token keys: `ADMISSION_PUBLIC_KEY` (hex) everywhere a claim is checked;
+    /// `ADMISSION_PRIVATE_KEY` (hex) where tickets are shown (locally from the environment, in
+    /// AWS from the secret named by `ADMISSION_SECRET_ID`, field `private_key`).
+    pub admission: Option<AdmissionKeys>,
+    /// `ADMISSION_SECRET_ID`.
+    pub admission_secret_id: Option<String>,
 }
 
 impl Config {
@@ -25,12 +37,50 @@ impl Config {
             stripe: non_empty("STRIPE_SECRET_KEY").map(|secret_key| StripeConfig {
                 secret_key,
                 api_base: non_empty("STRIPE_API_BASE"),
-                return_url: non_empty("CHECKOUT_RETURN_URL")
-                    .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+                return_url: return_url(),
             }),
             stripe_webhook_secret: non_empty("STRIPE_WEBHOOK_SECRET"),
+            stripe_secret_id: non_empty("STRIPE_SECRET_ID"),
+            admission: non_empty("ADMISSION_PRIVATE_KEY")
+                .and_then(|key| AdmissionKeys::from_private_hex(&key))
+                .or_else(|| {
+                    non_empty("ADMISSION_PUBLIC_KEY")
+                        .and_then(|key| AdmissionKeys::from_public_hex(&key))
+                }),
+            admission_secret_id: non_empty("ADMISSION_SECRET_ID"),
         }
     }
+
+    /// Takes the Stripe keys from the fields of the Stripe secret (`secret_key`,
+    /// `webhook_secret`); the API base and return URL stay as the environment set them.
+    pub fn use_stripe_secret(&mut self, fields: &HashMap<String, String>) {
+        if let Some(secret_key) = fields.get("secret_key").filter(|key| !key.is_empty()) {
+            self.stripe = Some(StripeConfig {
+                secret_key: secret_key.clone(),
+                api_base: non_empty("STRIPE_API_BASE"),
+                return_url: return_url(),
+            });
+        }
+        if let Some(webhook_secret) = fields.get("webhook_secret").filter(|s| !s.is_empty()) {
+            self.stripe_webhook_secret = Some(webhook_secret.clone());
+        }
+    }
+}
+
+impl Config {
+    /// Takes the admission private key from its secret (`private_key`, hex).
+    pub fn use_admission_secret(&mut self, fields: &HashMap<String, String>) {
+        if let Some(keys) = fields
+            .get("private_key")
+            .and_then(|key| AdmissionKeys::from_private_hex(key))
+        {
+            self.admission = Some(keys);
+        }
+    }
+}
+
+fn return_url() -> String {
+    non_empty("CHECKOUT_RETURN_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into())
 }
 
 fn non_empty(name: &str) -> Option<String> {

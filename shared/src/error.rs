@@ -55,6 +55,30 @@ pub enum ApiError {
     /// 429 `busy` (+ `Retry-After`): transactions kept colliding on the same items.
     #[error("too many shoppers are claiming this drop at once; retry shortly")]
     Busy,
+    /// 400 `not_queued`: a queue route for a drop without a queue.
+    #[error("this drop has no queue")]
+    NotQueued,
+    /// 403 `queue_not_open` (+ `opens_at`).
+    #[error("the queue has not opened yet")]
+    QueueNotOpen { opens_at: DateTime<Utc> },
+    /// 409 `queue_closed`: sold out (no stock, no holds) or ended.
+    #[error("the queue is closed: the drop sold out or ended")]
+    QueueClosed,
+    /// 404 `not_in_queue`.
+    #[error("you have not joined this drop's queue")]
+    NotInQueue,
+    /// 409 `draw_pending` (+ `starts_at`): the draw's proof is published at the start.
+    #[error("the draw happens at the start")]
+    DrawPending { starts_at: DateTime<Utc> },
+    /// 403 `admission_required`: a queued drop is claimed with an admission token.
+    #[error("this drop is queued: claim with the admission token your ticket shows once admitted")]
+    AdmissionRequired,
+    /// 403 `admission_invalid`: forged, expired, another shopper's or drop's, or already spent.
+    #[error("the admission token is not valid for you and this drop now")]
+    AdmissionInvalid,
+    /// 503 `queue_unavailable`: this function holds no admission key (a deployment error).
+    #[error("admissions cannot be issued right now")]
+    QueueUnavailable,
     /// 503 `unavailable` (+ `Retry-After`): DynamoDB kept throttling after the SDK's retries.
     #[error("the shop is over capacity for a moment; retry shortly")]
     Throttled(#[source] StoreError),
@@ -148,6 +172,14 @@ impl ApiError {
             Self::Payment(_) => (StatusCode::BAD_GATEWAY, "payment_provider_error"),
             // 429, not 5xx: contention is the client's cue to retry, never a server fault.
             Self::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            Self::NotQueued => (StatusCode::BAD_REQUEST, "not_queued"),
+            Self::QueueNotOpen { .. } => (StatusCode::FORBIDDEN, "queue_not_open"),
+            Self::QueueClosed => (StatusCode::CONFLICT, "queue_closed"),
+            Self::NotInQueue => (StatusCode::NOT_FOUND, "not_in_queue"),
+            Self::DrawPending { .. } => (StatusCode::CONFLICT, "draw_pending"),
+            Self::AdmissionRequired => (StatusCode::FORBIDDEN, "admission_required"),
+            Self::AdmissionInvalid => (StatusCode::FORBIDDEN, "admission_invalid"),
+            Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
             Self::Throttled(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -197,6 +229,12 @@ impl ApiError {
             }
             Self::ReservationNotHeld { status } => {
                 error.insert("status".into(), json!(status));
+            }
+            Self::QueueNotOpen { opens_at } => {
+                error.insert("opens_at".into(), json!(opens_at));
+            }
+            Self::DrawPending { starts_at } => {
+                error.insert("starts_at".into(), json!(starts_at));
             }
             _ => {}
         }

@@ -6,10 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use lambda_http::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH, RETRY_AFTER,
+};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::error::{ApiError, Result, chain};
@@ -28,6 +31,33 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 /// A response any shopper may be shown (drop listings), cacheable for a second.
 pub fn public_json_response(body: &impl Serialize) -> Response<Body> {
     respond_json(StatusCode::OK, body, PUBLIC_CACHE)
+}
+
+/// A public document with an `ETag`: a client (or CDN) holding the same version gets a bodiless
+/// `304 Not Modified`.
+pub fn revalidated_response(request: &Request, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response types serialize");
+    let digest = Sha256::digest(text.as_bytes());
+    let etag = format!("\"{}\"", hex::encode(&digest[..12]));
+    let unchanged = request
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
+    let builder = Response::builder()
+        .header(CACHE_CONTROL, PUBLIC_CACHE)
+        .header(ETAG, &etag);
+    if unchanged {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::Empty)
+            .expect("static headers are valid");
+    }
+    builder
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(text))
+        .expect("static headers are valid")
 }
 
 fn respond_json(status: StatusCode, body: &impl Serialize, cache: &str) -> Response<Body> {

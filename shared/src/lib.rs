@@ -10,6 +10,8 @@ pub mod error;
 pub mod http;
 pub mod payments;
 pub mod schedule;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 

@@ -5,6 +5,7 @@
 pub mod checkout;
 pub mod dynamodb_local;
 pub mod faults;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -13,9 +14,11 @@ use burst::App;
 use burst::config::Config;
 use burst::http::{HandlerResult, respond};
 use burst::store::table::TableDefinition;
-use lambda_http::Request;
+use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 
+use burst::domain::queue::QueueCache;
+use burst::domain::queue::admission::AdmissionKeys;
 use burst::payments::StripeConfig;
 pub use faults::{Fault, FaultInjector};
 use stripe_emulator::{Emulator, EmulatorConfig};
@@ -53,6 +56,9 @@ pub struct TestEnv {
 }
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_burst";
+/// The admission key of every test app (a fixed test key, never used anywhere else).
+pub const TEST_ADMISSION_KEY: &str =
+    "7f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 
 impl TestEnv {
     pub async fn new() -> Self {
@@ -124,15 +130,20 @@ impl TestEnv {
             .create(&client, &table_name)
             .await
             .expect("create the test table in DynamoDB Local");
-        let app = App::new(
+        let mut app = App::new(
             Config {
                 table_name,
                 dev_jwt_secret,
                 stripe: None,
                 stripe_webhook_secret: None,
+                stripe_secret_id: None,
+                admission: AdmissionKeys::from_private_hex(TEST_ADMISSION_KEY),
+                admission_secret_id: None,
             },
             client.clone(),
         );
+        // Tests read what they just wrote: no view is reused.
+        app.queue_cache = QueueCache::with_view_ttl(std::time::Duration::ZERO);
         Self {
             app: Arc::new(app),
             client,
@@ -145,6 +156,12 @@ impl TestEnv {
         F: FnOnce(Arc<App>, Request) -> Fut,
         Fut: std::future::Future<Output = HandlerResult>,
     {
+        let route_key = match request.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+                context.route_key.clone()
+            }
+            _ => None,
+        };
         let response = respond(self.app.clone(), request, handler).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -154,6 +171,12 @@ impl TestEnv {
         } else {
             serde_json::from_slice(bytes).expect("every response body is JSON")
         };
+        // Every answer a test receives must be one docs/openapi.yaml describes.
+        if let Some(route_key) = route_key
+            && let Err(problem) = openapi::validate_response(&route_key, status, &body)
+        {
+            panic!("{route_key} answered {status} outside docs/openapi.yaml: {problem}\n{body:#}");
+        }
         Reply {
             status,
             body,
@@ -217,6 +240,86 @@ impl TestEnv {
             .as_str()
             .expect("reservation id")
             .to_string()
+    }
+
+    /// `POST /drops/{id}/queue`.
+    pub async fn join(&self, caller: Caller<'_>, drop_id: &str, body: Option<&str>) -> Reply {
+        let request = event(
+            "POST",
+            "/drops/{drop_id}/queue",
+            &[("drop_id", drop_id)],
+            body,
+            caller,
+        );
+        self.call(burst::api::join_queue, request).await
+    }
+
+    /// `POST /drops/{id}/queue` as `shopper`; asserts a ticket came back and returns it.
+    pub async fn ticket_for(&self, shopper: &str, drop_id: &str) -> Value {
+        let reply = self.join(Caller::Shopper(shopper), drop_id, None).await;
+        assert!(
+            reply.status == 201 || reply.status == 200,
+            "join: {:?}",
+            reply.body
+        );
+        reply.body["ticket"].clone()
+    }
+
+    /// `GET /drops/{id}/queue/me`.
+    pub async fn my_ticket(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/drops/{drop_id}/queue/me",
+            &[("drop_id", drop_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::my_ticket, request).await
+    }
+
+    /// `GET /drops/{id}/queue`.
+    pub async fn queue_status(&self, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/drops/{drop_id}/queue",
+            &[("drop_id", drop_id)],
+            None,
+            Caller::Anonymous,
+        );
+        self.call(burst::api::queue_status, request).await
+    }
+
+    /// `GET /drops/{id}/queue/proof`.
+    pub async fn queue_proof(&self, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/drops/{drop_id}/queue/proof",
+            &[("drop_id", drop_id)],
+            None,
+            Caller::Anonymous,
+        );
+        self.call(burst::api::queue_proof, request).await
+    }
+
+    /// One admission-controller tick of the drop, now.
+    pub async fn tick(&self, drop_id: &str) -> burst::domain::queue::controller::TickReport {
+        let drop = self
+            .app
+            .store
+            .drop(drop_id)
+            .await
+            .unwrap()
+            .expect("the drop exists");
+        burst::domain::queue::controller::tick(&self.app, &drop, chrono::Utc::now())
+            .await
+            .expect("a tick")
+    }
+
+    /// `shopper` claims with `admission_token`.
+    pub async fn claim_admitted(&self, shopper: &str, drop_id: &str, token: &str) -> Reply {
+        let body = json!({ "quantity": 1, "admission_token": token }).to_string();
+        self.claim(Caller::Shopper(shopper), drop_id, Some(&body))
+            .await
     }
 
     pub async fn get_reservation(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
@@ -366,6 +469,22 @@ pub fn drop_body(total_units: u32, overrides: Value) -> Value {
         "total_units": total_units,
         "starts_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
     });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut body, overrides) {
+        base.extend(extra);
+    }
+    body
+}
+
+/// A queued drop: the queue is open now, the drop starts `starts_in_ms` from now.
+pub fn queued_drop_body(total_units: u32, starts_in_ms: i64, overrides: Value) -> Value {
+    let now = chrono::Utc::now();
+    let mut body = drop_body(
+        total_units,
+        json!({
+            "starts_at": (now + chrono::Duration::milliseconds(starts_in_ms)).to_rfc3339(),
+            "queue": { "opens_at": (now - chrono::Duration::seconds(1)).to_rfc3339() },
+        }),
+    );
     if let (Value::Object(base), Value::Object(extra)) = (&mut body, overrides) {
         base.extend(extra);
     }

@@ -11,15 +11,17 @@ use rand::seq::SliceRandom;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::domain::drops::DropSpec;
 use crate::domain::drops::Shard;
 use crate::domain::ids;
+use crate::domain::queue::model::TicketStatus;
 use crate::domain::reservations::{
     Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
 };
 use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
-use crate::store::{ClaimCommit, ReleaseGuard};
+use crate::store::{AdmittedTicket, ClaimCommit, ReleaseGuard};
 
 /// A shard refusing means another claim took its units between our read and our write: progress
 /// for the drop as a whole. The cap only guards against a bug turning that into a spin.
@@ -37,8 +39,10 @@ pub async fn claim(
         .drop(drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
-    let quantity = parse_quantity(body, drop.per_user_limit)?;
+    let request = parse_claim(body, drop.per_user_limit)?;
+    let quantity = request.quantity;
     drop.ensure_live(Utc::now())?;
+    let admitted = admitted_ticket(app, &drop, shopper, request.admission_token.as_deref())?;
 
     let reservation_id = ids::new_id();
     let mut swept = false;
@@ -72,7 +76,13 @@ pub async fn claim(
         );
         match app
             .store
-            .commit_claim(&reservation, drop.per_user_limit, now, retry.round())
+            .commit_claim(
+                &reservation,
+                drop.per_user_limit,
+                admitted.as_ref(),
+                now,
+                retry.round(),
+            )
             .await?
         {
             ClaimCommit::Committed => {
@@ -113,35 +123,97 @@ pub async fn claim(
             // Another claim took the shard's units between our read and our write: progress
             // for the drop as a whole.
             ClaimCommit::ShardRefused => retry.again(Again::Changed).await?,
+            ClaimCommit::TicketRefused {
+                status: Some(TicketStatus::Claimed),
+            } => {
+                return Err(ApiError::AlreadyClaimed {
+                    reservation_id: None,
+                });
+            }
+            ClaimCommit::TicketRefused { status } => {
+                tracing::info!(drop_id = %drop.id, ?status, "admission refused by the ticket");
+                return Err(ApiError::AdmissionInvalid);
+            }
             ClaimCommit::Contended => retry.again(Again::Contended).await?,
         }
     }
 }
 
-/// The claim body is optional; `quantity` defaults to 1 and may not pass the drop's limit.
-fn parse_quantity(body: Option<Value>, per_user_limit: u32) -> Result<u32> {
-    let quantity = match body {
-        None | Some(Value::Null) => return Ok(1),
-        Some(Value::Object(mut fields)) => {
-            if let Some(unknown) = fields.keys().find(|key| key.as_str() != "quantity") {
-                return Err(ApiError::invalid(
-                    unknown.clone(),
-                    format!("unknown field `{unknown}`"),
-                ));
-            }
-            fields.remove("quantity")
-        }
+/// What a claim asks for.
+#[derive(Debug, Default, PartialEq)]
+struct ClaimRequest {
+    quantity: u32,
+    admission_token: Option<String>,
+}
+
+/// The claim body is optional; `quantity` defaults to 1 and may not pass the drop's limit; a
+/// queued drop's claim carries `admission_token`.
+fn parse_claim(body: Option<Value>, per_user_limit: u32) -> Result<ClaimRequest> {
+    let mut fields = match body {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(fields)) => fields,
         Some(_) => return Err(ApiError::invalid_body("the body must be a JSON object")),
     };
-    match quantity {
-        None | Some(Value::Null) => Ok(1),
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !["quantity", "admission_token"].contains(&key.as_str()))
+    {
+        return Err(ApiError::invalid(
+            unknown.clone(),
+            format!("unknown field `{unknown}`"),
+        ));
+    }
+    let quantity = match fields.remove("quantity") {
+        None | Some(Value::Null) => 1,
         Some(Value::Number(n)) => n
             .as_u64()
             .filter(|q| (1..=u64::from(per_user_limit)).contains(q))
             .map(|q| q as u32)
-            .ok_or_else(|| quantity_error(per_user_limit)),
-        Some(_) => Err(quantity_error(per_user_limit)),
+            .ok_or_else(|| quantity_error(per_user_limit))?,
+        Some(_) => return Err(quantity_error(per_user_limit)),
+    };
+    let admission_token = match fields.remove("admission_token") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(token)) if token.len() <= 2048 => Some(token),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "admission_token",
+                "admission_token must be the token your admitted ticket shows",
+            ));
+        }
+    };
+    Ok(ClaimRequest {
+        quantity,
+        admission_token,
+    })
+}
+
+/// On a queued drop, the admitted ticket the claim spends: the token must verify (signature,
+/// drop, shopper, expiry) before anything is read. A drop without a queue needs none.
+fn admitted_ticket(
+    app: &App,
+    drop: &DropSpec,
+    shopper: &str,
+    token: Option<&str>,
+) -> Result<Option<AdmittedTicket>> {
+    if drop.queue.is_none() {
+        return Ok(None);
     }
+    let token = token.ok_or(ApiError::AdmissionRequired)?;
+    let keys = app
+        .config
+        .admission
+        .as_ref()
+        .ok_or(ApiError::QueueUnavailable)?;
+    let claims = keys
+        .verify(token, &drop.id, shopper, Utc::now())
+        .map_err(|reason| {
+            tracing::info!(drop_id = %drop.id, %reason, "admission token refused");
+            ApiError::AdmissionInvalid
+        })?;
+    Ok(Some(AdmittedTicket {
+        ticket_id: claims.ticket,
+    }))
 }
 
 fn quantity_error(per_user_limit: u32) -> ApiError {
@@ -224,11 +296,19 @@ mod tests {
 
     #[test]
     fn quantity_defaults_to_one_and_respects_the_limit() {
-        assert_eq!(parse_quantity(None, 1).unwrap(), 1);
-        assert_eq!(parse_quantity(Some(serde_json::json!({})), 1).unwrap(), 1);
+        let quantity = |body| parse_claim(body, 2).map(|request| request.quantity);
+        assert_eq!(quantity(None).unwrap(), 1);
+        assert_eq!(quantity(Some(serde_json::json!({}))).unwrap(), 1);
         assert_eq!(
-            parse_quantity(Some(serde_json::json!({"quantity": 2})), 2).unwrap(),
+            quantity(Some(serde_json::json!({"quantity": 2}))).unwrap(),
             2
+        );
+        assert_eq!(
+            parse_claim(Some(serde_json::json!({"admission_token": "t"})), 1)
+                .unwrap()
+                .admission_token
+                .as_deref(),
+            Some("t")
         );
         for bad in [
             serde_json::json!({"quantity": 3}),
@@ -239,7 +319,7 @@ mod tests {
             serde_json::json!([1]),
         ] {
             assert!(matches!(
-                parse_quantity(Some(bad), 2),
+                parse_claim(Some(bad), 2),
                 Err(ApiError::InvalidRequest { .. })
             ));
         }

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use crate::app::App;
 use crate::domain::currency::{self, PriceProblem};
 use crate::domain::ids;
+use crate::domain::queue::draw;
+use crate::domain::queue::model::{DEFAULT_ADMISSION_SECONDS, QueueSettings, QueueState};
 use crate::error::{ApiError, Result};
 
 pub const DEFAULT_HOLD_SECONDS: u32 = 600;
@@ -42,6 +44,9 @@ pub struct DropSpec {
     pub hold_seconds: u32,
     pub shard_count: u32,
     pub created_at: DateTime<Utc>,
+    /// Present for a queued drop: shoppers join a waiting room and claim with an admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,7 +170,7 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::invalid_body("the body must be a JSON object"));
     };
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "name",
         "description",
         "price",
@@ -175,6 +180,7 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
         "per_user_limit",
         "hold_seconds",
         "shard_count",
+        "queue",
     ];
     if let Some(unknown) = fields.keys().find(|key| !KNOWN.contains(&key.as_str())) {
         return Err(ApiError::invalid(
@@ -225,6 +231,10 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
         .unwrap_or(DEFAULT_HOLD_SECONDS);
     let shard_count = optional_integer(&mut fields, "shard_count", 1, MAX_SHARDS.min(total_units))?
         .unwrap_or_else(|| default_shard_count(total_units));
+    let queue = match fields.remove("queue") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(parse_queue(value, starts_at)?),
+    };
     if let Err(problem) = currency::check_price(&price.currency, price.amount, per_user_limit) {
         let field = match problem {
             PriceProblem::UnsupportedCurrency => "price.currency",
@@ -245,7 +255,80 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
         hold_seconds,
         shard_count,
         created_at: now,
+        queue,
     })
+}
+
+/// `"queue": {"opens_at", "admit_per_minute"?, "admission_seconds"?, "proof_of_work"?}`.
+fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> {
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::invalid(
+            "queue",
+            "queue must be an object {\"opens_at\": <RFC 3339>, …}",
+        ));
+    };
+    const KNOWN: [&str; 4] = [
+        "opens_at",
+        "admit_per_minute",
+        "admission_seconds",
+        "proof_of_work",
+    ];
+    if let Some(unknown) = fields.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+        return Err(ApiError::invalid(
+            format!("queue.{unknown}"),
+            format!("unknown field `queue.{unknown}`"),
+        ));
+    }
+    let opens_at = match fields.remove("opens_at") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                "queue.opens_at",
+                "queue.opens_at is required",
+            ));
+        }
+        Some(value) => timestamp(value, "queue.opens_at")?,
+    };
+    if opens_at > starts_at {
+        return Err(ApiError::invalid(
+            "queue.opens_at",
+            "queue.opens_at must not be after starts_at",
+        ));
+    }
+    let admit_per_minute =
+        optional_integer(&mut fields, "admit_per_minute", 1, 1_000_000).map_err(in_queue)?;
+    let admission_seconds = optional_integer(&mut fields, "admission_seconds", 1, 3600)
+        .map_err(in_queue)?
+        .unwrap_or(DEFAULT_ADMISSION_SECONDS);
+    let proof_of_work = match fields.remove("proof_of_work") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => flag,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "queue.proof_of_work",
+                "queue.proof_of_work must be true or false",
+            ));
+        }
+    };
+    Ok(QueueSettings {
+        opens_at,
+        admit_per_minute,
+        admission_seconds,
+        proof_of_work,
+    })
+}
+
+/// A field error inside `queue` names its full path.
+fn in_queue(error: ApiError) -> ApiError {
+    match error {
+        ApiError::InvalidRequest {
+            field: Some(field),
+            message,
+        } => ApiError::InvalidRequest {
+            field: Some(format!("queue.{field}")),
+            message: format!("queue.{message}"),
+        },
+        other => other,
+    }
 }
 
 fn parse_price(value: Option<Value>) -> Result<Price> {
@@ -374,7 +457,12 @@ fn timestamp(value: Value, field: &str) -> Result<DateTime<Utc>> {
 pub async fn create_drop(app: &App, body: Value, now: DateTime<Utc>) -> Result<DropView> {
     let drop = parse_new_drop(body, now)?;
     let shards = drop.initial_shards();
-    app.store.put_drop(&drop, &shards).await?;
+    let queue = drop.queue.as_ref().map(|_| {
+        let seed = draw::new_seed();
+        let commitment = draw::commitment(&seed);
+        QueueState::new(&drop.id, seed, commitment)
+    });
+    app.store.put_drop(&drop, &shards, queue.as_ref()).await?;
     tracing::info!(drop_id = %drop.id, total_units = drop.total_units, shards = drop.shard_count, "drop created");
     Ok(drop.view(&shards, now))
 }
@@ -402,7 +490,8 @@ pub struct DropsPage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /drops?limit=&cursor=`: upcoming, live and recently ended drops, by closing time.
+/// `GET /drops?limit=&cursor=`: upcoming, live and recently ended drops; pages by closing time,
+/// each page in start order.
 pub async fn list_drops(
     app: &App,
     now: DateTime<Utc>,
@@ -427,9 +516,11 @@ pub async fn list_drops(
         .drops_page(now - RECENTLY_ENDED, limit as i32, cursor)
         .await?;
     let mut shards = app.store.shards_of_drops(&page.items).await?;
+    let mut drops = page.items;
+    // Pages come by closing time (what keeps ended drops out cheaply); a page reads in start order.
+    drops.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));
     Ok(DropsPage {
-        drops: page
-            .items
+        drops: drops
             .into_iter()
             .map(|drop| {
                 let own = shards.remove(&drop.id).unwrap_or_default();

@@ -6,6 +6,7 @@ pub mod claims;
 pub mod currency;
 pub mod drops;
 pub mod orders;
+pub mod queue;
 pub mod reservations;
 pub mod retry;
 pub mod sweeper;

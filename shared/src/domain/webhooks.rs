@@ -25,6 +25,19 @@ use crate::store::{Commit, ReleaseGuard, SaleSource};
 
 /// Each round re-reads the reservation after another writer moved it; a handful always settles.
 const MAX_ROUNDS: u32 = 16;
+/// Checkout Session, Charge and Dispute events are a few kilobytes; Stripe's largest objects stay
+/// well under this.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Stripe ids (`evt_…`, `pi_…`) are short ASCII; they become table keys, so nothing else is let
+/// near one.
+fn is_stripe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookOutcome {
@@ -78,8 +91,16 @@ pub async fn handle_event(
         .as_deref()
         .ok_or(ApiError::PaymentsUnavailable)?;
     signature::verify(signature_header, payload, secret, now.timestamp())?;
+    if payload.len() > MAX_EVENT_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_EVENT_BYTES,
+        });
+    }
     let event: Event = serde_json::from_slice(payload)
         .map_err(|err| ApiError::invalid_body(format!("not a Stripe event: {err}")))?;
+    if !is_stripe_id(&event.id) {
+        return Err(ApiError::invalid_body("the event id is not a Stripe id"));
+    }
     if app.store.event_processed(&event.id).await? {
         tracing::info!(event_id = %event.id, "duplicate delivery");
         return Ok(WebhookOutcome::Duplicate);
@@ -464,7 +485,7 @@ async fn apply_dispute(
 
 /// The order a PaymentIntent paid, if it is Burst's.
 async fn order_paid_by(app: &App, payment_intent: Option<String>) -> Result<Option<Order>> {
-    match payment_intent {
+    match payment_intent.filter(|id| is_stripe_id(id)) {
         Some(payment_intent) => app.store.order_by_payment_intent(&payment_intent).await,
         None => Ok(None),
     }

@@ -132,3 +132,66 @@ pub fn hold_index_key(drop_id: &str, shard: u32, expires_at_ms: i64, reservation
 pub fn hold_index_partition(drop_id: &str, shard: u32) -> String {
     format!("HOLDS#{drop_id}#{shard:02}")
 }
+
+// The waiting room. A queued drop's shared state is one item, written only by the admission
+// controller (joins never touch it); joins spread over striped partitions; the draw's order
+// lives in immutable chunks that every reader caches.
+
+/// Stripes of the join partitions: joins spread over this many partition keys.
+pub const QUEUE_STRIPES: u32 = 16;
+
+/// The queue's state: seed, commitment, serving position, admission history.
+pub fn queue_state_key(drop_id: &str) -> Key {
+    (format!("QUEUE#{drop_id}"), "STATE".into())
+}
+
+/// A shopper's ticket for a drop: one per shopper per drop, by construction of the key.
+pub fn ticket_key(shopper: &str, drop_id: &str) -> Key {
+    (user_partition(shopper), format!("TICKET#{drop_id}"))
+}
+
+/// A pre-queue (cohort) member: joined before `starts_at`, read by the draw.
+pub fn cohort_member_key(drop_id: &str, stripe: u32, ticket_id: &str) -> Key {
+    (cohort_partition(drop_id, stripe), ticket_id.to_string())
+}
+
+pub fn cohort_partition(drop_id: &str, stripe: u32) -> String {
+    format!("QCOHORT#{drop_id}#{stripe:02}")
+}
+
+/// A member who joined after the start, in arrival order, until the sequencer numbers it.
+pub fn arrival_member_key(drop_id: &str, stripe: u32, joined_at_us: i64, ticket_id: &str) -> Key {
+    (
+        arrival_partition(drop_id, stripe),
+        format!("{joined_at_us:017}#{ticket_id}"),
+    )
+}
+
+pub fn arrival_partition(drop_id: &str, stripe: u32) -> String {
+    format!("QJOIN#{drop_id}#{stripe:02}")
+}
+
+/// Join counters, striped like the members.
+pub fn join_counter_key(drop_id: &str, stripe: u32) -> Key {
+    (format!("QUEUE#{drop_id}#JOINS#{stripe:02}"), "COUNT".into())
+}
+
+/// The order: chunks of consecutive positions, each an immutable list of (ticket, shopper).
+pub fn order_chunk_key(drop_id: &str, first_position: u64) -> Key {
+    (order_partition(drop_id), order_chunk_sort(first_position))
+}
+
+pub fn order_chunk_sort(first_position: u64) -> String {
+    format!("{ORDER_CHUNK_PREFIX}{first_position:010}")
+}
+
+pub const ORDER_CHUNK_PREFIX: &str = "CHUNK#";
+
+pub fn order_partition(drop_id: &str) -> String {
+    format!("QUEUE#{drop_id}#ORDER")
+}
+
+/// Where each cohort chunk starts and its first draw key: finds a pre-queue ticket's position.
+pub fn order_index_key(drop_id: &str) -> Key {
+    (order_partition(drop_id), "INDEX".into())
+}

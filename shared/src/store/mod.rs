@@ -3,11 +3,13 @@
 //! of each action means.
 
 pub mod keys;
+mod queue;
 #[cfg(feature = "table")]
 pub mod table;
 mod transactions;
 
-pub use transactions::{ClaimCommit, Commit, ReleaseGuard, SaleSource};
+pub use queue::JoinWrite;
+pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -27,6 +29,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::drops::{DropSpec, Shard};
 use crate::domain::ids;
 use crate::domain::orders::Order;
+use crate::domain::queue::model::QueueState;
 use crate::domain::reservations::Reservation;
 use crate::error::{ApiError, Result};
 use keys::Key;
@@ -62,8 +65,14 @@ impl Store {
         &self.table
     }
 
-    /// Writes the drop and all its shards in one transaction: a drop is never half-created.
-    pub async fn put_drop(&self, drop: &DropSpec, shards: &[Shard]) -> Result<()> {
+    /// Writes the drop, all its shards and (for a queued drop) its queue state in one
+    /// transaction: a drop is never half-created, and its seed is written once.
+    pub async fn put_drop(
+        &self,
+        drop: &DropSpec,
+        shards: &[Shard],
+        queue: Option<&QueueState>,
+    ) -> Result<()> {
         let mut drop_item = encode(drop, keys::drop_key(&drop.id))?;
         let (index_pk, index_sk) = keys::drop_index_key(drop.ends_at, &drop.id);
         drop_item.insert(keys::GSI1_PK.into(), s(index_pk));
@@ -71,6 +80,9 @@ impl Store {
         let mut actions = vec![self.put_new(drop_item)?];
         for shard in shards {
             actions.push(self.put_new(encode(shard, keys::shard_key(&drop.id, shard.shard))?)?);
+        }
+        if let Some(queue) = queue {
+            actions.push(self.new_queue_state_item(queue)?);
         }
         self.client
             .transact_write_items()
@@ -377,6 +389,32 @@ impl Store {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::GSI1_PK)
             .expression_attribute_values(":pk", s(partition))
+    }
+
+    /// Writes (puts or deletes) in batches of 25, retrying what DynamoDB left unprocessed.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for round in 0u32.. {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await?;
+                match output
+                    .unprocessed_items
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                {
+                    Some(rest) if !rest.is_empty() => {
+                        pending = rest;
+                        tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every page of a query.

@@ -13,13 +13,14 @@ use chrono::{DateTime, Utc};
 
 use super::{Item, RETENTION_SECONDS, Store, condition_met, encode, keys, n, s};
 use crate::domain::orders::{Order, OrderStatus};
+use crate::domain::queue::model::TicketStatus;
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
 use crate::error::{ApiError, Result, StoreError, THROTTLING_CODES};
 
 /// Which item an action of a transaction writes. A cancellation is decoded by the role of the
 /// action that refused, never by its position in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     /// The shopper's claim record for the drop (`USER#…` / `CLAIM#…`).
     ClaimRecord,
     Reservation,
@@ -28,17 +29,21 @@ enum Role {
     Order,
     /// The PaymentIntent → order link.
     PaymentLink,
+    /// A shopper's queue ticket.
+    Ticket,
+    /// A queue member item (who joined, for the draw or the sequencer).
+    Member,
 }
 
 /// A `TransactWriteItems` being built: each action with its role.
-struct Transaction {
+pub(super) struct Transaction {
     name: &'static str,
     actions: Vec<TransactWriteItem>,
     roles: Vec<Role>,
 }
 
 impl Transaction {
-    fn new(name: &'static str) -> Self {
+    pub(super) fn new(name: &'static str) -> Self {
         Self {
             name,
             actions: Vec::new(),
@@ -46,14 +51,14 @@ impl Transaction {
         }
     }
 
-    fn push(&mut self, role: Role, action: TransactWriteItem) {
+    pub(super) fn push(&mut self, role: Role, action: TransactWriteItem) {
         self.actions.push(action);
         self.roles.push(role);
     }
 }
 
 /// What DynamoDB did with a transaction.
-enum Sent {
+pub(super) enum Sent {
     Committed,
     /// Cancelled by contention: another transaction held one of its items, or the partition
     /// was throttled. Retried with backoff.
@@ -76,7 +81,17 @@ pub enum ClaimCommit {
     },
     /// A chosen shard no longer had the units, or the sale window closed, since it was read.
     ShardRefused,
+    /// The queue ticket was not (or no longer) admitted: already claimed, expired, or another.
+    TicketRefused {
+        status: Option<TicketStatus>,
+    },
     Contended,
+}
+
+/// The admitted ticket a claim on a queued drop spends.
+#[derive(Debug, Clone)]
+pub struct AdmittedTicket {
+    pub ticket_id: String,
 }
 
 /// How any other transaction ended.
@@ -234,6 +249,7 @@ impl Store {
         &self,
         reservation: &Reservation,
         per_user_limit: u32,
+        admitted: Option<&AdmittedTicket>,
         now: DateTime<Utc>,
         attempt: u32,
     ) -> Result<ClaimCommit> {
@@ -266,6 +282,18 @@ impl Store {
         );
 
         let mut claim = Transaction::new("claim");
+        if let Some(admitted) = admitted {
+            claim.push(
+                Role::Ticket,
+                self.claim_ticket_action(
+                    &reservation.shopper,
+                    &reservation.drop_id,
+                    &admitted.ticket_id,
+                    &reservation.id,
+                    now,
+                )?,
+            );
+        }
         claim.push(Role::ClaimRecord, claim_record.build(&self.table)?);
         claim.push(Role::Reservation, self.put_new(reservation_item)?);
         for allocation in &reservation.allocations {
@@ -305,6 +333,13 @@ impl Store {
             Sent::Refused {
                 role: Role::Shard, ..
             } => Ok(ClaimCommit::ShardRefused),
+            Sent::Refused {
+                role: Role::Ticket,
+                reason,
+                ..
+            } => Ok(ClaimCommit::TicketRefused {
+                status: super::queue::ticket_status_in(reason.item()),
+            }),
             Sent::Refused { role, reasons, .. } => Err(refused("claim", role, &reasons)),
         }
     }
@@ -626,7 +661,11 @@ impl Store {
         condition_met(saved)
     }
 
-    async fn transact(&self, transaction: Transaction, token: Option<String>) -> Result<Sent> {
+    pub(super) async fn transact(
+        &self,
+        transaction: Transaction,
+        token: Option<String>,
+    ) -> Result<Sent> {
         let sent = self
             .client
             .transact_write_items()

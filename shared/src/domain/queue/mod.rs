@@ -1,0 +1,520 @@
+//! The waiting room in front of a queued drop's claim: join, your ticket, the public status
+//! document and the proof of the draw. The admission controller (`controller`) moves the line;
+//! the pure rules live in `draw` (the fair start) and `policy` (admission, ETA, polling);
+//! `admission` signs and checks the tokens a claim spends.
+//!
+//! Flow: a shopper joins once (`POST /drops/{id}/queue`: one ticket per shopper per drop, by the
+//! ticket's key). Everyone who joins before `starts_at` is in the cohort, ordered at the start by
+//! the committed seed; later joiners are numbered in arrival order after them. The controller
+//! admits tickets strictly in position order, as many as the stock can serve; an admitted ticket
+//! carries a signed token, and the claim spends it (the ticket moves to `claimed` in the claim's
+//! own transaction). An admission unused in `admission_seconds` expires and its slot passes on.
+
+pub mod admission;
+pub mod controller;
+pub mod draw;
+pub mod model;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::domain::drops::{DropSpec, UnitCounts};
+use crate::domain::ids;
+use crate::domain::retry::{Again, Retry};
+use crate::error::{ApiError, Result};
+use crate::store::JoinWrite;
+use crate::store::keys::QUEUE_STRIPES;
+use admission::AdmissionClaims;
+use model::{OrderChunk, OrderIndex, QueueSettings, QueueState, Ticket, TicketStatus};
+use policy::{Eta, Standing};
+
+/// How long a container reuses what it read of a queue's state and stock for views: the crowd's
+/// polls cost one read per container per second, not one per poll.
+const VIEW_TTL: Duration = Duration::from_secs(1);
+/// Order chunks a container keeps (each at most 1,000 positions).
+const CHUNK_CACHE: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Upcoming,
+    Prequeue,
+    Open,
+    SoldOut,
+    Ended,
+}
+
+/// What a shopper sees of their ticket.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub id: String,
+    pub drop_id: String,
+    pub status: TicketStatus,
+    pub position: Option<u64>,
+    pub ahead: Option<u64>,
+    pub eta_seconds: Option<Eta>,
+    pub admission: Option<AdmissionView>,
+    pub poll_after_ms: u64,
+    pub beyond_stock: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdmissionView {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /drops/{id}/queue`: the same for everyone, cached at the edge for a second.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueStatus {
+    pub drop_id: String,
+    pub phase: Phase,
+    pub opens_at: DateTime<Utc>,
+    pub starts_at: DateTime<Utc>,
+    pub seed_commitment: String,
+    /// Revealed with the draw at `starts_at`.
+    pub seed: Option<String>,
+    pub cohort_size: Option<u64>,
+    pub serving: u64,
+    pub waiting: u64,
+    pub admitted_per_minute: u64,
+    pub available: i64,
+    pub poll_after_ms: u64,
+}
+
+/// `GET /drops/{id}/queue/proof`: everything needed to recompute the draw.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrawProof {
+    pub drop_id: String,
+    pub seed: String,
+    pub seed_commitment: String,
+    /// Ticket ids in position order (position 1 first).
+    pub cohort: Vec<String>,
+}
+
+/// What a container keeps of queues between requests.
+#[derive(Debug)]
+pub struct QueueCache {
+    /// How long a read of a queue's state and stock serves views.
+    view_ttl: Duration,
+    views: Mutex<HashMap<String, (Instant, Arc<LineView>)>>,
+    indexes: Mutex<HashMap<String, Arc<OrderIndex>>>,
+    chunks: Mutex<HashMap<(String, u64), Arc<OrderChunk>>>,
+}
+
+impl Default for QueueCache {
+    fn default() -> Self {
+        Self::with_view_ttl(VIEW_TTL)
+    }
+}
+
+impl QueueCache {
+    /// A cache whose views last `view_ttl` (tests use zero: every read is fresh).
+    pub fn with_view_ttl(view_ttl: Duration) -> Self {
+        Self {
+            view_ttl,
+            views: Mutex::default(),
+            indexes: Mutex::default(),
+            chunks: Mutex::default(),
+        }
+    }
+}
+
+/// A queue's state and its drop's stock, as of one read.
+#[derive(Debug, Clone)]
+struct LineView {
+    state: QueueState,
+    counts: UnitCounts,
+    joins: u64,
+}
+
+/// The queue settings of a drop, or `400 not_queued`.
+pub fn settings_of(drop: &DropSpec) -> Result<&QueueSettings> {
+    drop.queue.as_ref().ok_or(ApiError::NotQueued)
+}
+
+pub fn phase(
+    drop: &DropSpec,
+    settings: &QueueSettings,
+    counts: UnitCounts,
+    now: DateTime<Utc>,
+) -> Phase {
+    if drop.ends_at.is_some_and(|end| now >= end) {
+        Phase::Ended
+    } else if now < settings.opens_at {
+        Phase::Upcoming
+    } else if now < drop.starts_at {
+        Phase::Prequeue
+    } else if counts.available + counts.held <= 0 {
+        Phase::SoldOut
+    } else {
+        Phase::Open
+    }
+}
+
+/// `POST /drops/{id}/queue`: the shopper's ticket, created on the first call (`true`).
+pub async fn join(
+    app: &App,
+    shopper: &str,
+    drop_id: &str,
+    _body: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<(TicketView, bool)> {
+    let drop = queued_drop(app, drop_id).await?;
+    let settings = settings_of(&drop)?;
+    if let Some(ticket) = app.store.ticket(shopper, &drop.id).await? {
+        return Ok((view(app, &drop, &ticket, now).await?, false));
+    }
+    if now < settings.opens_at {
+        return Err(ApiError::QueueNotOpen {
+            opens_at: settings.opens_at,
+        });
+    }
+    let line = line(app, &drop).await?;
+    if matches!(
+        phase(&drop, settings, line.counts, now),
+        Phase::SoldOut | Phase::Ended
+    ) {
+        return Err(ApiError::QueueClosed);
+    }
+
+    let ticket = Ticket {
+        id: ids::new_id(),
+        drop_id: drop.id.clone(),
+        shopper: shopper.to_string(),
+        joined_at: now,
+        joined_at_us: now.timestamp_micros(),
+        cohort: now < drop.starts_at,
+        stripe: rand::rng().random_range(0..QUEUE_STRIPES),
+        position: None,
+        status: TicketStatus::Waiting,
+        admitted_at: None,
+        admission_expires_at: None,
+        admission_expires_at_ms: None,
+        reservation_id: None,
+    };
+    let mut retry = Retry::new("join", 0);
+    loop {
+        match app.store.put_ticket(&ticket).await? {
+            JoinWrite::Created => break,
+            JoinWrite::Contended => retry.again(Again::Contended).await?,
+            // A parallel join of the same shopper got there first: theirs is the ticket.
+            JoinWrite::Exists => {
+                let existing = app
+                    .store
+                    .ticket(shopper, &drop.id)
+                    .await?
+                    .ok_or_else(|| ApiError::invariant("a refused ticket is missing"))?;
+                return Ok((view(app, &drop, &existing, now).await?, false));
+            }
+        }
+    }
+    if let Err(error) = app.store.count_join(&drop.id, ticket.stripe).await {
+        // The counter only feeds the status document's estimate before the draw.
+        tracing::warn!(drop_id = %drop.id, error = %crate::error::chain(&error), "join not counted");
+    }
+    tracing::info!(drop_id = %drop.id, ticket_id = %ticket.id, cohort = ticket.cohort, "joined the queue");
+    Ok((view(app, &drop, &ticket, now).await?, true))
+}
+
+/// `GET /drops/{id}/queue/me`.
+pub async fn my_ticket(
+    app: &App,
+    shopper: &str,
+    drop_id: &str,
+    now: DateTime<Utc>,
+) -> Result<TicketView> {
+    let drop = queued_drop(app, drop_id).await?;
+    settings_of(&drop)?;
+    let ticket = app
+        .store
+        .ticket(shopper, &drop.id)
+        .await?
+        .ok_or(ApiError::NotInQueue)?;
+    view(app, &drop, &ticket, now).await
+}
+
+/// `GET /drops/{id}/queue`.
+pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<QueueStatus> {
+    let drop = queued_drop(app, drop_id).await?;
+    let settings = settings_of(&drop)?;
+    let line = line(app, &drop).await?;
+    let phase = phase(&drop, settings, line.counts, now);
+    let state = &line.state;
+    let ms_to_start = (drop.starts_at - now).num_milliseconds();
+    let poll_after_ms = match phase {
+        Phase::Upcoming => {
+            ((settings.opens_at - now).num_milliseconds() / 2).clamp(1_000, 30_000) as u64
+        }
+        Phase::Prequeue => policy::poll_after_ms(Standing::BeforeStart { ms_to_start }, 0.5),
+        Phase::Open => 1_000,
+        Phase::SoldOut | Phase::Ended => 60_000,
+    };
+    Ok(QueueStatus {
+        drop_id: drop.id.clone(),
+        phase,
+        opens_at: settings.opens_at,
+        starts_at: drop.starts_at,
+        seed_commitment: state.seed_commitment.clone(),
+        seed: state.cohort_fixed.then(|| state.seed.clone()),
+        cohort_size: state.cohort_fixed.then_some(state.cohort_size),
+        serving: state.serving,
+        waiting: line
+            .joins
+            .max(state.sequenced)
+            .saturating_sub(state.serving),
+        admitted_per_minute: state.admitted_since(now.timestamp_millis() - 60_000),
+        available: line.counts.available,
+        poll_after_ms,
+    })
+}
+
+/// `GET /drops/{id}/queue/proof`: after the draw.
+pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawProof> {
+    let drop = queued_drop(app, drop_id).await?;
+    settings_of(&drop)?;
+    let state = app
+        .store
+        .queue_state(&drop.id)
+        .await?
+        .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
+    if now < drop.starts_at || !state.cohort_fixed {
+        return Err(ApiError::DrawPending {
+            starts_at: drop.starts_at,
+        });
+    }
+    let mut cohort = Vec::with_capacity(state.cohort_size as usize);
+    for chunk in app.store.order_chunks(&drop.id, 1).await? {
+        for (ticket_id, _) in &chunk.entries {
+            if cohort.len() as u64 == state.cohort_size {
+                break;
+            }
+            cohort.push(ticket_id.clone());
+        }
+    }
+    Ok(DrawProof {
+        drop_id: drop.id.clone(),
+        seed: state.seed,
+        seed_commitment: state.seed_commitment,
+        cohort,
+    })
+}
+
+async fn queued_drop(app: &App, drop_id: &str) -> Result<Arc<DropSpec>> {
+    app.store
+        .drop(drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))
+}
+
+/// The queue's state and the drop's stock, read at most once a second per container.
+async fn line(app: &App, drop: &DropSpec) -> Result<Arc<LineView>> {
+    let cached = app
+        .queue_cache
+        .views
+        .lock()
+        .expect("cache")
+        .get(&drop.id)
+        .filter(|(read_at, _)| read_at.elapsed() < app.queue_cache.view_ttl)
+        .map(|(_, line)| line.clone());
+    if let Some(line) = cached {
+        return Ok(line);
+    }
+    let state = app
+        .store
+        .queue_state(&drop.id)
+        .await?
+        .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
+    let shards = app.store.shards(drop, false).await?;
+    let joins = app.store.joins(&drop.id).await?;
+    let line = Arc::new(LineView {
+        state,
+        counts: UnitCounts::sum(&shards),
+        joins,
+    });
+    app.queue_cache
+        .views
+        .lock()
+        .expect("cache")
+        .insert(drop.id.clone(), (Instant::now(), line.clone()));
+    Ok(line)
+}
+
+/// A ticket's position: numbered by the sequencer, or found by its draw key in the cohort.
+async fn position_of(
+    app: &App,
+    drop: &DropSpec,
+    state: &QueueState,
+    ticket: &Ticket,
+) -> Result<Option<u64>> {
+    if ticket.position.is_some() || !ticket.cohort || !state.cohort_fixed {
+        return Ok(ticket.position);
+    }
+    let cached = app
+        .queue_cache
+        .indexes
+        .lock()
+        .expect("cache")
+        .get(&drop.id)
+        .cloned();
+    let index = match cached {
+        Some(index) => index,
+        None => {
+            let Some(index) = app.store.order_index(&drop.id).await? else {
+                return Ok(None);
+            };
+            let index = Arc::new(index);
+            app.queue_cache
+                .indexes
+                .lock()
+                .expect("cache")
+                .insert(drop.id.clone(), index.clone());
+            index
+        }
+    };
+    let key = draw::draw_key(&state.seed, &ticket.id);
+    let Some((start, _)) = index.chunks.iter().rev().find(|(_, first)| *first <= key) else {
+        return Ok(None);
+    };
+    let chunk = chunk_at(app, &drop.id, *start).await?;
+    Ok(chunk.and_then(|chunk| {
+        chunk
+            .entries
+            .iter()
+            .position(|(id, _)| *id == ticket.id)
+            .map(|offset| chunk.start + offset as u64)
+    }))
+}
+
+/// The order chunk starting at `start` (immutable, so cached).
+pub(crate) async fn chunk_at(
+    app: &App,
+    drop_id: &str,
+    position: u64,
+) -> Result<Option<Arc<OrderChunk>>> {
+    {
+        let chunks = app.queue_cache.chunks.lock().expect("cache");
+        if let Some(chunk) = chunks
+            .iter()
+            .filter(|((drop, _), chunk)| drop == drop_id && chunk.at(position).is_some())
+            .map(|(_, chunk)| chunk.clone())
+            .next()
+        {
+            return Ok(Some(chunk));
+        }
+    }
+    let Some(chunk) = app.store.order_chunk_at(drop_id, position).await? else {
+        return Ok(None);
+    };
+    let chunk = Arc::new(chunk);
+    let mut chunks = app.queue_cache.chunks.lock().expect("cache");
+    if chunks.len() >= CHUNK_CACHE {
+        chunks.clear();
+    }
+    chunks.insert((drop_id.to_string(), chunk.start), chunk.clone());
+    Ok(Some(chunk))
+}
+
+async fn view(
+    app: &App,
+    drop: &DropSpec,
+    ticket: &Ticket,
+    now: DateTime<Utc>,
+) -> Result<TicketView> {
+    let settings = settings_of(drop)?;
+    let line = line(app, drop).await?;
+    let state = &line.state;
+    let position = position_of(app, drop, state, ticket).await?;
+    let phase = phase(drop, settings, line.counts, now);
+    let admission_over = ticket
+        .admission_expires_at
+        .is_some_and(|expires| expires <= now);
+    let status = match ticket.status {
+        TicketStatus::Admitted if admission_over => TicketStatus::Expired,
+        TicketStatus::Waiting | TicketStatus::Admitted
+            if matches!(phase, Phase::SoldOut | Phase::Ended) =>
+        {
+            TicketStatus::Closed
+        }
+        status => status,
+    };
+    let ahead = match (status, position) {
+        (TicketStatus::Waiting, Some(position)) => Some(position.saturating_sub(state.serving + 1)),
+        (_, Some(_)) => Some(0),
+        (_, None) => None,
+    };
+    let eta_seconds = match (status, ahead, phase) {
+        (TicketStatus::Waiting, Some(ahead), Phase::Open) => {
+            policy::eta(ahead, &state.samples, now.timestamp_millis())
+        }
+        _ => None,
+    };
+    let standing = match status {
+        TicketStatus::Waiting if phase == Phase::Prequeue || position.is_none() => {
+            Standing::BeforeStart {
+                ms_to_start: (drop.starts_at - now).num_milliseconds().max(1_000),
+            }
+        }
+        TicketStatus::Waiting => Standing::Waiting {
+            ahead: ahead.unwrap_or(0),
+            eta_p50: eta_seconds.map(|eta| eta.p50),
+        },
+        TicketStatus::Admitted => Standing::Admitted,
+        _ => Standing::Settled,
+    };
+    let admission = match (status, ticket.admission_expires_at) {
+        (TicketStatus::Admitted, Some(expires_at)) => {
+            let keys = app
+                .config
+                .admission
+                .as_ref()
+                .filter(|keys| keys.can_issue())
+                .ok_or(ApiError::QueueUnavailable)?;
+            let token = keys
+                .issue(&AdmissionClaims {
+                    drop: drop.id.clone(),
+                    sub: ticket.shopper.clone(),
+                    ticket: ticket.id.clone(),
+                    position: position.unwrap_or(0),
+                    exp: expires_at.timestamp(),
+                })
+                .ok_or(ApiError::QueueUnavailable)?;
+            Some(AdmissionView { token, expires_at })
+        }
+        _ => None,
+    };
+    let beyond_stock = status == TicketStatus::Waiting
+        && ahead.is_some_and(|ahead| {
+            policy::beyond_stock(
+                ahead,
+                state.outstanding,
+                line.counts.available,
+                line.counts.held,
+            )
+        });
+    Ok(TicketView {
+        id: ticket.id.clone(),
+        drop_id: drop.id.clone(),
+        status,
+        position,
+        ahead: if status == TicketStatus::Waiting {
+            ahead
+        } else {
+            None
+        },
+        eta_seconds,
+        admission,
+        poll_after_ms: policy::poll_after_ms(standing, rand::rng().random()),
+        beyond_stock,
+        joined_at: ticket.joined_at,
+    })
+}

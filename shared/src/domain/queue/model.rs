@@ -1,0 +1,192 @@
+//! What the waiting room stores: a drop's queue settings, its shared state, tickets, members and
+//! the order's chunks.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `queue` of a drop: it is queued when present.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueSettings {
+    /// When shoppers may join (≤ `starts_at`); everyone who joins before `starts_at` is drawn.
+    pub opens_at: DateTime<Utc>,
+    /// A cap on admissions per minute, on top of what the stock allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admit_per_minute: Option<u32>,
+    /// How long an admission lasts before its slot passes on.
+    pub admission_seconds: u32,
+    /// Whether joining needs a proof of work.
+    pub proof_of_work: bool,
+}
+
+pub const DEFAULT_ADMISSION_SECONDS: u32 = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Waiting,
+    Admitted,
+    Claimed,
+    /// Admitted, did not claim in time: the slot passed on.
+    Expired,
+    /// Stock and holds are gone, or the drop ended (never stored: read so).
+    Closed,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Admitted => "admitted",
+            Self::Claimed => "claimed",
+            Self::Expired => "expired",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// A shopper's place in a drop's queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ticket {
+    pub id: String,
+    pub drop_id: String,
+    pub shopper: String,
+    pub joined_at: DateTime<Utc>,
+    /// Microseconds: the arrival order of joins after the start.
+    pub joined_at_us: i64,
+    /// Joined before `starts_at`: placed by the draw.
+    pub cohort: bool,
+    pub stripe: u32,
+    /// Set by the sequencer for tickets not placed by the draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    pub status: TicketStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_expires_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
+}
+
+/// A member item: who joined, for the draw or the sequencer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Member {
+    pub ticket_id: String,
+    pub shopper: String,
+    pub joined_at_us: i64,
+}
+
+/// Consecutive positions from `start`: `entries[i]` holds position `start + i`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderChunk {
+    pub start: u64,
+    /// `(ticket id, shopper)`.
+    pub entries: Vec<(String, String)>,
+}
+
+impl OrderChunk {
+    pub fn end(&self) -> u64 {
+        self.start + self.entries.len() as u64 - 1
+    }
+
+    pub fn at(&self, position: u64) -> Option<&(String, String)> {
+        self.entries.get(position.checked_sub(self.start)? as usize)
+    }
+}
+
+/// The cohort chunks' first positions and first draw keys, ascending.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OrderIndex {
+    pub chunks: Vec<(u64, String)>,
+}
+
+/// The queue's shared state: written only by the admission controller.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueState {
+    pub drop_id: String,
+    /// Secret until `starts_at`; revealed with the draw.
+    pub seed: String,
+    pub seed_commitment: String,
+    pub cohort_fixed: bool,
+    pub cohort_size: u64,
+    /// The highest position assigned.
+    pub sequenced: u64,
+    /// The highest position admitted (admission is strictly in position order).
+    pub serving: u64,
+    /// Every position up to here has claimed or expired.
+    pub settled_through: u64,
+    /// Of the settled positions: how many claimed and how many let their admission expire.
+    pub claimed: u64,
+    pub expired: u64,
+    /// `(at_ms, serving)` after each admission, for the measured rate (last few minutes).
+    pub samples: Vec<(i64, u64)>,
+    /// Admitted tickets that had neither claimed nor expired at the last tick.
+    #[serde(default)]
+    pub outstanding: u64,
+    /// Late pre-queue joins (written after the draw read the cohort) were looked for.
+    #[serde(default)]
+    pub stragglers_checked: bool,
+    /// The draw's lease: another controller leaves the draw alone until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawing_until: Option<DateTime<Utc>>,
+    pub version: u64,
+    /// Something in memory changed that must be saved (not stored).
+    #[serde(skip)]
+    pub dirty: bool,
+}
+
+impl QueueState {
+    pub fn new(drop_id: &str, seed: String, seed_commitment: String) -> Self {
+        Self {
+            drop_id: drop_id.to_string(),
+            seed,
+            seed_commitment,
+            cohort_fixed: false,
+            cohort_size: 0,
+            sequenced: 0,
+            serving: 0,
+            settled_through: 0,
+            claimed: 0,
+            expired: 0,
+            samples: Vec::new(),
+            outstanding: 0,
+            stragglers_checked: false,
+            drawing_until: None,
+            version: 0,
+            dirty: false,
+        }
+    }
+
+    /// The share of ended admissions that went unused.
+    pub fn no_show_rate(&self) -> Option<f64> {
+        let ended = self.claimed + self.expired;
+        (ended > 0).then(|| self.expired as f64 / ended as f64)
+    }
+
+    /// Admissions since `since_ms`.
+    pub fn admitted_since(&self, since_ms: i64) -> u64 {
+        let before = self
+            .samples
+            .iter()
+            .take_while(|(at, _)| *at <= since_ms)
+            .last()
+            .map_or(0, |(_, serving)| *serving);
+        self.serving.saturating_sub(before)
+    }
+
+    /// Records an admission and forgets history older than the rate window, keeping one sample
+    /// from before it as the baseline.
+    pub fn record_serving(&mut self, now_ms: i64, window_ms: i64) {
+        self.samples.push((now_ms, self.serving));
+        let old = self
+            .samples
+            .iter()
+            .take_while(|(at, _)| now_ms - at > window_ms)
+            .count();
+        if old > 1 {
+            self.samples.drain(..old - 1);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The queue's decisions as pure functions: how many tickets to admit, how long the wait is, when
+//! to ask again, and whether stock can still reach a ticket. The controller and the ticket view
+//! feed them what they read; nothing here touches the table.
+
+use serde::Serialize;
+
+/// At least one and at most this many admitted-but-unclaimed tickets per available unit.
+pub const MIN_FACTOR: f64 = 1.0;
+pub const MAX_FACTOR: f64 = 1.5;
+/// Admission history kept for the rate and the ETA.
+pub const RATE_WINDOW_MS: i64 = 5 * 60 * 1000;
+const BUCKET_MS: i64 = 30 * 1000;
+
+/// What the controller knows when it decides how many to admit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdmissionInputs {
+    /// Units not held or sold.
+    pub available: i64,
+    /// Admitted tickets that have neither claimed nor expired.
+    pub outstanding: u64,
+    /// Positions assigned but not yet admitted.
+    pub waiting: u64,
+    /// Of the admissions that ended, the share that expired unused (`None` before any ended).
+    pub no_show_rate: Option<f64>,
+    /// Admitted during the last minute, against `admit_per_minute`.
+    pub admitted_last_minute: u64,
+    pub admit_per_minute: Option<u32>,
+}
+
+/// How many admissions per available unit to keep open: more when shoppers often do not show
+/// up, so the stock still sells at the pace it can.
+pub fn admission_factor(no_show_rate: Option<f64>) -> f64 {
+    match no_show_rate {
+        Some(rate) if rate < 1.0 => (1.0 / (1.0 - rate)).clamp(MIN_FACTOR, MAX_FACTOR),
+        Some(_) => MAX_FACTOR,
+        None => MIN_FACTOR,
+    }
+}
+
+/// How many of the next positions to admit now.
+pub fn to_admit(inputs: AdmissionInputs) -> u64 {
+    if inputs.available <= 0 {
+        return 0;
+    }
+    let target = (inputs.available as f64 * admission_factor(inputs.no_show_rate)).ceil() as u64;
+    let mut admit = target
+        .saturating_sub(inputs.outstanding)
+        .min(inputs.waiting);
+    if let Some(cap) = inputs.admit_per_minute {
+        admit = admit.min(u64::from(cap).saturating_sub(inputs.admitted_last_minute));
+    }
+    admit
+}
+
+/// A wait, in seconds: the median and the 90th percentile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Eta {
+    pub p50: u64,
+    pub p90: u64,
+}
+
+/// The wait of a ticket with `ahead` tickets before it, from the admission history
+/// (`(at_ms, serving)` samples, oldest first): the median 30-second admission rate of the last
+/// five minutes gives the p50, the slowest fifth of them the p90. `None` without a measured rate.
+pub fn eta(ahead: u64, samples: &[(i64, u64)], now_ms: i64) -> Option<Eta> {
+    let recent: Vec<&(i64, u64)> = samples
+        .iter()
+        .filter(|(at, _)| now_ms - at <= RATE_WINDOW_MS)
+        .collect();
+    let (first, last) = (recent.first()?, recent.last()?);
+    let span_ms = (now_ms - first.0).max(BUCKET_MS);
+    let admitted = last.1.saturating_sub(first.1);
+    if admitted == 0 {
+        return None;
+    }
+    let mut rates: Vec<f64> = Vec::new();
+    let mut bucket_start = first.0;
+    while bucket_start < now_ms {
+        let bucket_end = bucket_start + BUCKET_MS;
+        let serving_at = |t: i64| {
+            recent
+                .iter()
+                .take_while(|(at, _)| *at <= t)
+                .last()
+                .map_or(first.1, |(_, serving)| *serving)
+        };
+        let moved = serving_at(bucket_end).saturating_sub(serving_at(bucket_start));
+        rates.push(moved as f64 / (BUCKET_MS as f64 / 1000.0));
+        bucket_start = bucket_end;
+    }
+    rates.sort_by(f64::total_cmp);
+    let overall = admitted as f64 / (span_ms as f64 / 1000.0);
+    let median = rates[rates.len() / 2].max(overall / 2.0);
+    let slow = rates[rates.len() / 5].max(overall / 4.0);
+    let wait = |rate: f64| ((ahead + 1) as f64 / rate).ceil() as u64;
+    let p50 = wait(median);
+    Some(Eta {
+        p50,
+        p90: wait(slow).max(p50),
+    })
+}
+
+/// Where a ticket stands, for deciding when it should ask again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Joined before the start: nothing moves until the draw.
+    BeforeStart {
+        ms_to_start: i64,
+    },
+    Waiting {
+        ahead: u64,
+        eta_p50: Option<u64>,
+    },
+    Admitted,
+    /// Claimed, expired or closed: nothing more will happen.
+    Settled,
+}
+
+/// When to poll again: rarely far from the front, every second or two near it, jittered ±20%
+/// (`jitter` in 0..1) so a crowd does not poll in lockstep.
+pub fn poll_after_ms(standing: Standing, jitter: f64) -> u64 {
+    let base: u64 = match standing {
+        Standing::BeforeStart { ms_to_start } => (ms_to_start / 2).clamp(1_000, 30_000) as u64,
+        Standing::Waiting { ahead, .. } if ahead < 50 => 1_000,
+        Standing::Waiting {
+            eta_p50: Some(seconds),
+            ..
+        } => (seconds * 1000 / 4).clamp(1_000, 30_000),
+        Standing::Waiting { ahead, .. } => (2_000 + ahead * 10).min(30_000),
+        Standing::Admitted => 5_000,
+        Standing::Settled => 60_000,
+    };
+    (base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))).round() as u64
+}
+
+/// Whether the tickets before this one (admitted and still able to claim, or waiting) already
+/// outnumber the units left unsold: only returned units could reach it now.
+pub fn beyond_stock(ahead_waiting: u64, outstanding: u64, available: i64, held: i64) -> bool {
+    let unsold = (available + held).max(0) as u64;
+    ahead_waiting + outstanding >= unsold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_keeps_outstanding_near_stock_within_the_caps() {
+        let base = AdmissionInputs {
+            available: 100,
+            outstanding: 0,
+            waiting: 10_000,
+            ..Default::default()
+        };
+        assert_eq!(to_admit(base), 100);
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                outstanding: 60,
+                ..base
+            }),
+            40
+        );
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                outstanding: 150,
+                ..base
+            }),
+            0
+        );
+        assert_eq!(to_admit(AdmissionInputs { waiting: 7, ..base }), 7);
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                available: 0,
+                ..base
+            }),
+            0
+        );
+        // Half the admissions went unused: admit up to the 1.5 cap.
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                no_show_rate: Some(0.5),
+                ..base
+            }),
+            150
+        );
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                no_show_rate: Some(0.2),
+                ..base
+            }),
+            125
+        );
+        // admit_per_minute caps what the last minute already let in.
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                admit_per_minute: Some(30),
+                admitted_last_minute: 20,
+                ..base
+            }),
+            10
+        );
+        for rate in [None, Some(0.0), Some(0.3), Some(0.99), Some(1.0)] {
+            let factor = admission_factor(rate);
+            assert!((MIN_FACTOR..=MAX_FACTOR).contains(&factor), "{rate:?}");
+        }
+    }
+
+    #[test]
+    fn the_eta_follows_the_measured_rate_and_is_none_without_one() {
+        assert_eq!(eta(10, &[], 0), None);
+        assert_eq!(eta(10, &[(0, 5), (60_000, 5)], 60_000), None);
+        // 10 admissions a second for two minutes.
+        let samples: Vec<(i64, u64)> = (0..=120).map(|s| (s * 1000, s as u64 * 10)).collect();
+        let eta = eta(99, &samples, 120_000).unwrap();
+        assert_eq!(eta.p50, 10);
+        assert!(eta.p90 >= eta.p50);
+    }
+
+    #[test]
+    fn polling_is_slow_far_away_fast_near_the_front_and_jittered() {
+        let far = poll_after_ms(
+            Standing::Waiting {
+                ahead: 5_000,
+                eta_p50: Some(600),
+            },
+            0.5,
+        );
+        let near = poll_after_ms(
+            Standing::Waiting {
+                ahead: 3,
+                eta_p50: Some(2),
+            },
+            0.5,
+        );
+        assert_eq!((far, near), (30_000, 1_000));
+        let low = poll_after_ms(Standing::Admitted, 0.0);
+        let high = poll_after_ms(Standing::Admitted, 1.0);
+        assert_eq!((low, high), (4_000, 6_000));
+    }
+
+    #[test]
+    fn beyond_stock_when_those_ahead_outnumber_the_units_left() {
+        assert!(!beyond_stock(5, 4, 8, 2));
+        assert!(beyond_stock(6, 4, 8, 2));
+        assert!(beyond_stock(0, 0, 0, 0));
+    }
+}
