@@ -30,6 +30,11 @@ else
   : "${STRIPE_WEBHOOK_SECRET:?with real Stripe keys, set STRIPE_WEBHOOK_SECRET to what 'stripe listen' prints}"
 fi
 export RUST_LOG="${RUST_LOG:-info}"
+# Admission tokens: a fixed local key pair (in AWS the private key lives in Secrets Manager).
+export ADMISSION_PRIVATE_KEY="${ADMISSION_PRIVATE_KEY:-6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576}"
+# The admission controller ticks each queue once a second for this long per invocation; the
+# loop below invokes it again at once (EventBridge does so every minute in AWS).
+export QUEUE_CONTROLLER_SECONDS="${QUEUE_CONTROLLER_SECONDS:-20}"
 local_aws_env
 
 pids=()
@@ -71,6 +76,15 @@ fi
 ) &
 pids+=($!)
 
+(
+  while true; do
+    cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$API_PORT" queue-controller \
+      --data-file events/queue-controller-schedule.json >/dev/null 2>>"$LOG_DIR/queue-controller.log" \
+      || sleep 1
+  done
+) &
+pids+=($!)
+
 # Dev-only sign-in for the UI: tokens for a few demo shoppers and one admin, signed with the
 # local secret (in AWS the UI signs in with the identity provider instead). The UI is served from
 # a directory of links to web/ plus this config, so two stacks on other ports never collide.
@@ -99,7 +113,7 @@ cat <<BANNER
     UI   http://127.0.0.1:$UI_PORT
     Stripe $( ((use_emulator)) && echo "emulator http://127.0.0.1:$STRIPE_EMULATOR_PORT (webhook secret $STRIPE_WEBHOOK_SECRET)" || echo "your test account; run: stripe listen --forward-to 127.0.0.1:$API_PORT/webhooks/stripe")
     Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
-    Logs: $LOG_DIR/{watch,sweeper,stripe-emulator,ui}.log
+    Logs: $LOG_DIR/{watch,sweeper,queue-controller,stripe-emulator,ui}.log
   Ctrl-C stops everything.
 
 BANNER

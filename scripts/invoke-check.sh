@@ -10,6 +10,7 @@ export TABLE_NAME="burst-invoke-check-$$"
 export BURST_DEV_JWT_SECRET=""
 # Payments configured but unreachable: these checks never get as far as calling Stripe.
 export STRIPE_SECRET_KEY=sk_test_invoke_check STRIPE_API_BASE=http://127.0.0.1:9 STRIPE_WEBHOOK_SECRET=whsec_invoke_check
+export ADMISSION_PRIVATE_KEY=6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576 QUEUE_CONTROLLER_SECONDS=1
 local_aws_env
 
 cargo build --quiet --workspace --bins
@@ -45,7 +46,7 @@ PY
   fi
 }
 
-check list-drops list-drops.json 'status == 200 and [d["name"] for d in body["drops"]] == ["Aurora Runner — Midnight"] and body["drops"][0]["available"] == 250'
+check list-drops list-drops.json 'status == 200 and sorted(d["name"] for d in body["drops"]) == ["Aurora Runner — Midnight", "Ember Tee — Launch Run", "Nebula Console — Founders Edition", "Solstice Watch — Titanium"] and {d["name"]: d["status"] for d in body["drops"]}["Ember Tee — Launch Run"] == "sold_out"'
 check get-drop get-drop.json 'status == 404 and body == {"error": {"code": "not_found", "message": "drop not found"}}'
 check create-drop create-drop.json 'status == 201 and body["total_units"] == 250 and body["status"] == "live"'
 check create-drop create-drop-invalid.json 'status == 400 and body["error"]["code"] == "invalid_request" and body["error"]["field"] == "name"'
@@ -62,8 +63,8 @@ check join-queue join-queue.json 'status == 404 and body["error"]["code"] == "no
 check my-ticket my-ticket.json 'status == 404 and body["error"]["code"] == "not_found"'
 check queue-status queue-status.json 'status == 404 and body["error"]["code"] == "not_found"'
 check queue-proof queue-proof.json 'status == 404 and body["error"]["code"] == "not_found"'
-check queue-controller queue-controller-schedule.json 'out == 0'
-check sweeper sweeper-schedule.json 'out["drops_with_holds"] == 0 and out["holds_expired"] == 0 and not out["incomplete"]'
+check queue-controller queue-controller-schedule.json 'isinstance(out, int) and out >= 1'
+check sweeper sweeper-schedule.json 'out["drops_with_holds"] == 1 and out["holds_expired"] == 0 and not out["incomplete"]'
 
 echo "invoke-check: $passed passed, $failures failed"
 ((failures == 0))

@@ -19,7 +19,8 @@ const TIMEOUT = 120_000;
   try {
     await page.goto(uiUrl);
     await page.selectOption("#who", "alice");
-    const claim = page.locator(".drop .btn.primary", { hasText: "Claim" });
+    const aurora = page.locator(".drop", { hasText: "Aurora Runner" });
+    const claim = aurora.locator(".btn.primary", { hasText: "Claim" });
     await claim.click();
     await page.locator(".hold .timer").waitFor();
     const timer = await page.textContent(".hold .timer");
@@ -30,11 +31,11 @@ const TIMEOUT = 120_000;
     await page.click("button.pay");
     await page.waitForURL((url) => url.toString().startsWith(uiUrl));
     await page.locator(".order .status.paid").waitFor();
-    const button = await page.textContent(".drop .btn.primary");
+    const button = await aurora.locator(".btn.primary").textContent();
     if (button.trim() !== "Yours") throw new Error(`claim button after buying reads "${button}"`);
 
     await page.selectOption("#who", "admin");
-    await page.click(".drop .btn.ghost");
+    await aurora.locator(".btn.ghost").click();
     await page.locator(".audit dd.ok").waitFor();
     const ledger = await page.textContent(".audit");
     if (!/sold\s*1/i.test(ledger)) throw new Error(`ledger does not show the sale: ${ledger}`);

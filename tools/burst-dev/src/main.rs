@@ -3,15 +3,18 @@
 //!   burst-dev create-table          create $TABLE_NAME from template.yaml (idempotent)
 //!   burst-dev seed-demo             add the demo drop unless a drop of that name exists
 //!   burst-dev token USER [--admin]  print a dev JWT signed with $BURST_DEV_JWT_SECRET
+//!   burst-dev admission-key         print a new admission key pair (for a deployment)
 
 use burst::App;
 use burst::auth::mint_dev_token;
-use burst::domain::drops;
+use burst::domain::queue::admission::{AdmissionKeys, new_private_hex};
+use burst::domain::{claims, drops};
 use burst::store::table::TableDefinition;
 use chrono::{Duration, Utc};
 use serde_json::json;
 
 const DEMO_DROP_NAME: &str = "Aurora Runner — Midnight";
+const SOLD_OUT_DROP_NAME: &str = "Ember Tee — Launch Run";
 const LOCAL_SECRET: &str = "burst-local-dev-secret";
 const TOKEN_LIFETIME_SECONDS: i64 = 12 * 3600;
 
@@ -22,6 +25,7 @@ async fn main() {
         Some("create-table") => create_table().await,
         Some("seed-demo") => seed_demo().await,
         Some("token") => token(&args[1..]),
+        Some("admission-key") => admission_key(),
         _ => Err(usage()),
     };
     if let Err(message) = outcome {
@@ -31,7 +35,7 @@ async fn main() {
 }
 
 fn usage() -> String {
-    "usage: burst-dev create-table | seed-demo | token USER [--admin]".into()
+    "usage: burst-dev create-table | seed-demo | token USER [--admin] | admission-key".into()
 }
 
 async fn create_table() -> Result<(), String> {
@@ -44,6 +48,9 @@ async fn create_table() -> Result<(), String> {
     Ok(())
 }
 
+/// The demo shop: a drop in every state a shopper can meet — live now; queued, whose queue is
+/// open and which starts a minute after seeding; upcoming; and sold out (its units held by three
+/// demo shoppers for an hour). Each is created unless a drop of its name exists.
 async fn seed_demo() -> Result<(), String> {
     let app = App::from_env().await;
     let now = Utc::now();
@@ -52,24 +59,70 @@ async fn seed_demo() -> Result<(), String> {
         .drops_open_since(now)
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(demo) = existing.iter().find(|drop| drop.name == DEMO_DROP_NAME) {
-        println!("demo drop already there: {}", demo.id);
-        return Ok(());
+    let minutes = |m: i64| (now + Duration::minutes(m)).to_rfc3339();
+    let demos = [
+        json!({
+            "name": DEMO_DROP_NAME,
+            "description": "Hand-numbered run of 250 pairs. Reflective upper, carbon plate. One pair per shopper.",
+            "price": { "amount": 18900, "currency": "EUR" },
+            "total_units": 250,
+            "starts_at": minutes(-1),
+            "ends_at": minutes(7 * 24 * 60),
+        }),
+        json!({
+            "name": "Nebula Console — Founders Edition",
+            "description": "300 signed consoles. Join the queue: the order is drawn from a committed seed at the start.",
+            "price": { "amount": 49900, "currency": "EUR" },
+            "total_units": 300,
+            "starts_at": minutes(1),
+            "ends_at": minutes(3 * 24 * 60),
+            "queue": { "opens_at": minutes(-1), "proof_of_work": true },
+        }),
+        json!({
+            "name": "Solstice Watch — Titanium",
+            "description": "A grade-5 titanium case, 120 pieces. The queue opens a day before the drop.",
+            "price": { "amount": 129000, "currency": "EUR" },
+            "total_units": 120,
+            "starts_at": minutes(3 * 24 * 60),
+            "queue": { "opens_at": minutes(2 * 24 * 60) },
+        }),
+        json!({
+            "name": SOLD_OUT_DROP_NAME,
+            "description": "Three tees, gone in a second.",
+            "price": { "amount": 3500, "currency": "EUR" },
+            "total_units": 3,
+            "starts_at": minutes(-5),
+            "ends_at": minutes(7 * 24 * 60),
+            "hold_seconds": 3600,
+        }),
+    ];
+    for body in demos {
+        let name = body["name"].as_str().unwrap_or_default();
+        if let Some(drop) = existing.iter().find(|drop| drop.name == name) {
+            println!("demo drop already there: {name} {}", drop.id);
+            continue;
+        }
+        let view = drops::create_drop(&app, body.clone(), now)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        if name == SOLD_OUT_DROP_NAME {
+            for shopper in ["demo-early-1", "demo-early-2", "demo-early-3"] {
+                claims::claim(&app, shopper, &view.drop.id, None)
+                    .await
+                    .map_err(|e| format!("sell out {name}: {e}"))?;
+            }
+        }
+        println!("demo drop created: {name} {}", view.drop.id);
     }
-    let body = json!({
-        "name": DEMO_DROP_NAME,
-        "description": "Hand-numbered run of 250 pairs. Reflective upper, carbon plate. One pair per shopper.",
-        "price": { "amount": 18900, "currency": "EUR" },
-        "total_units": 250,
-        "starts_at": (now - Duration::minutes(1)).to_rfc3339(),
-        "ends_at": (now + Duration::days(7)).to_rfc3339(),
-        "per_user_limit": 1,
-        "hold_seconds": 600,
-    });
-    let view = drops::create_drop(&app, body, now)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("demo drop created: {}", view.drop.id);
+    Ok(())
+}
+
+/// A fresh Ed25519 key pair for admission tokens: the private key goes into the Secrets Manager
+/// secret, the public key into the `AdmissionPublicKey` parameter.
+fn admission_key() -> Result<(), String> {
+    let private = new_private_hex();
+    let keys = AdmissionKeys::from_private_hex(&private).ok_or("key generation failed")?;
+    println!("{{\"private_key\": \"{private}\", \"public_key\": \"{}\"}}", keys.public_hex());
     Ok(())
 }
 
