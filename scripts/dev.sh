@@ -50,11 +50,11 @@ started=$(start_dynamodb_local)
 [[ -n "$started" ]] && pids+=("$started")
 echo "DynamoDB Local answers on 127.0.0.1:$DYNAMODB_PORT"
 
-cargo build --quiet --workspace --bins
-target/debug/burst-dev create-table
-target/debug/burst-dev seed-demo
+cargo build --quiet --profile "$BUILD_PROFILE" --workspace --bins
+"$BIN"/burst-dev create-table
+"$BIN"/burst-dev seed-demo
 
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
+cargo lambda watch --profile "$BUILD_PROFILE" --invoke-address 127.0.0.1 --invoke-port "$API_PORT" \
   --concurrency "$WATCH_CONCURRENCY" >"$LOG_DIR/watch.log" 2>&1 &
 pids+=($!)
 wait_for_port "$API_PORT" "cargo lambda watch" 1200
@@ -62,7 +62,7 @@ wait_for_port "$API_PORT" "cargo lambda watch" 1200
 if ((use_emulator)); then
   STRIPE_EMULATOR_PORT="$STRIPE_EMULATOR_PORT" \
     STRIPE_WEBHOOK_URL="http://127.0.0.1:$API_PORT/webhooks/stripe" \
-    target/debug/stripe-emulator >"$LOG_DIR/stripe-emulator.log" 2>&1 &
+    "$BIN"/stripe-emulator >"$LOG_DIR/stripe-emulator.log" 2>&1 &
   pids+=($!)
   wait_for_port "$STRIPE_EMULATOR_PORT" "the Stripe emulator"
 fi
@@ -98,8 +98,8 @@ done
   echo "window.BURST_CONFIG = {"
   echo "  api: \"http://127.0.0.1:$API_PORT\","
   echo "  devTokens: {"
-  for user in alice bob carol; do echo "    \"$user\": \"$(target/debug/burst-dev token "$user")\","; done
-  echo "    \"admin\": \"$(target/debug/burst-dev token admin --admin)\""
+  for user in alice bob carol; do echo "    \"$user\": \"$("$BIN"/burst-dev token "$user")\","; done
+  echo "    \"admin\": \"$("$BIN"/burst-dev token admin --admin)\""
   echo "  }"
   echo "};"
 } >"$ui_dir/dev-config.js"

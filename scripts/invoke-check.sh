@@ -13,11 +13,11 @@ export STRIPE_SECRET_KEY=sk_test_invoke_check STRIPE_API_BASE=http://127.0.0.1:9
 export ADMISSION_PRIVATE_KEY=6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576 QUEUE_CONTROLLER_SECONDS=1
 local_aws_env
 
-cargo build --quiet --workspace --bins
-target/debug/burst-dev create-table >/dev/null
-target/debug/burst-dev seed-demo >/dev/null
+cargo build --quiet --profile "$BUILD_PROFILE" --workspace --bins
+"$BIN"/burst-dev create-table >/dev/null
+"$BIN"/burst-dev seed-demo >/dev/null
 
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" >"$TOOLS/invoke-check.log" 2>&1 &
+cargo lambda watch --profile "$BUILD_PROFILE" --invoke-address 127.0.0.1 --invoke-port "$PORT" >"$TOOLS/invoke-check.log" 2>&1 &
 watch_pid=$!
 trap 'pkill -TERM -P $watch_pid 2>/dev/null || true; kill $watch_pid 2>/dev/null || true' EXIT
 wait_for_port "$PORT" "cargo lambda watch" 1200

@@ -2,6 +2,10 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 DYNAMODB_PORT="${DYNAMODB_LOCAL_PORT:-8000}"
+# The cargo profile the local stack runs (Cargo.toml [profile.local]: optimised, no LTO) and
+# where its binaries land.
+BUILD_PROFILE="${BUILD_PROFILE:-local}"
+BIN="$ROOT/target/$BUILD_PROFILE"
 # Tools installed by scripts/tools.sh (cargo-lambda, sam, cfn-lint) live in this venv.
 export PATH="$TOOLS/venv/bin:$PATH"
 
