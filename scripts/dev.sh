@@ -32,6 +32,9 @@ fi
 export RUST_LOG="${RUST_LOG:-info}"
 # Admission tokens: a fixed local key pair (in AWS the private key lives in Secrets Manager).
 export ADMISSION_PRIVATE_KEY="${ADMISSION_PRIVATE_KEY:-6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576}"
+# Proof-of-work secrets (in AWS: fields of the admission secret).
+export POW_CHALLENGE_SECRET="${POW_CHALLENGE_SECRET:-burst-local-pow-challenge-secret}"
+export POW_KEY_SECRET="${POW_KEY_SECRET:-burst-local-pow-key-secret}"
 # The admission controller ticks each queue once a second for this long per invocation; the
 # loop below invokes it again at once (EventBridge does so every minute in AWS).
 export QUEUE_CONTROLLER_SECONDS="${QUEUE_CONTROLLER_SECONDS:-20}"

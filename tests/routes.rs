@@ -539,6 +539,12 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::AdmissionRequired,
         ApiError::AdmissionInvalid,
         ApiError::QueueUnavailable,
+        ApiError::PowRequired,
+        ApiError::PowInvalid,
+        ApiError::PowReplayed,
+        ApiError::RateLimited {
+            retry_after_seconds: 30,
+        },
         ApiError::Throttled(StoreError::Invariant("throttled".into())),
         ApiError::InvalidSignature(SignatureError::Missing),
         ApiError::PaymentsUnavailable,
@@ -550,7 +556,7 @@ fn every_api_error() -> Vec<ApiError> {
     errors
 }
 
-const VARIANTS: usize = 24;
+const VARIANTS: usize = 28;
 
 fn variant_index(error: &ApiError) -> usize {
     match error {
@@ -578,6 +584,10 @@ fn variant_index(error: &ApiError) -> usize {
         ApiError::AdmissionRequired => 21,
         ApiError::AdmissionInvalid => 22,
         ApiError::QueueUnavailable => 23,
+        ApiError::PowRequired => 24,
+        ApiError::PowInvalid => 25,
+        ApiError::PowReplayed => 26,
+        ApiError::RateLimited { .. } => 27,
     }
 }
 

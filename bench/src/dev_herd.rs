@@ -44,7 +44,11 @@ pub async fn run() {
     let mut rows = Vec::new();
     // The first wave starts every function instance (cargo lambda watch starts them all on the
     // first request); it is not measured.
-    for (name, units) in [("warm-up", CONCURRENCY as u32 * 2), ("all-win", SHOPPERS as u32), ("herd", 100)] {
+    for (name, units) in [
+        ("warm-up", CONCURRENCY as u32 * 2),
+        ("all-win", SHOPPERS as u32),
+        ("herd", 100),
+    ] {
         println!("{name}: {SHOPPERS} shoppers for {units} units through {api} ...");
         let body = drop_body(units, json!({ "name": format!("dev-herd {name}") }));
         let (status, drop) = send(&http, &api, "POST", "/admin/drops", &admin, &body).await;
@@ -54,7 +58,11 @@ pub async fn run() {
         let api = api.clone();
         let secret = Arc::new(secret.clone());
         let started = Instant::now();
-        let shoppers = if name == "warm-up" { units as usize } else { SHOPPERS };
+        let shoppers = if name == "warm-up" {
+            units as usize
+        } else {
+            SHOPPERS
+        };
         let run = uuid::Uuid::new_v4().simple().to_string();
         let results = herd(shoppers, CONCURRENCY, |i| {
             let http = http.clone();
@@ -63,7 +71,8 @@ pub async fn run() {
             let path = format!("/drops/{drop_id}/claims");
             let run = run.clone();
             async move {
-                let token = mint_dev_token(&secret, &format!("dev-herd-{run}-{i}"), false, now, 3600);
+                let token =
+                    mint_dev_token(&secret, &format!("dev-herd-{run}-{i}"), false, now, 3600);
                 let sent = Instant::now();
                 let (status, _) = send(&http, &api, "POST", &path, &token, &json!({})).await;
                 (status, sent.elapsed())

@@ -10,10 +10,12 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::identify;
+use crate::domain::queue::Requester;
 use crate::domain::{audit, checkout, claims, drops, orders, queue, reservations, webhooks};
 use crate::error::ApiError;
 use crate::http::{
-    HandlerResult, json_body, json_response, path_param, public_json_response, revalidated_response,
+    HandlerResult, json_body, json_response, path_param, public_json_response,
+    revalidated_response, source_ip,
 };
 
 /// `POST /admin/drops`
@@ -45,7 +47,11 @@ pub async fn claim(app: Arc<App>, request: Request) -> HandlerResult {
     let shopper = identify(&request, &app.config)?;
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let body = json_body(&request)?;
-    let reservation = claims::claim(&app, &shopper.subject, &drop_id, body).await?;
+    let requester = Requester {
+        shopper: &shopper.subject,
+        source_ip: &source_ip(&request),
+    };
+    let reservation = claims::claim(&app, requester, &drop_id, body).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({ "reservation": reservation }),
@@ -132,7 +138,11 @@ pub async fn join_queue(app: Arc<App>, request: Request) -> HandlerResult {
     let shopper = identify(&request, &app.config)?;
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let body = json_body(&request)?;
-    let (ticket, created) = queue::join(&app, &shopper.subject, &drop_id, body, Utc::now()).await?;
+    let requester = Requester {
+        shopper: &shopper.subject,
+        source_ip: &source_ip(&request),
+    };
+    let (ticket, created) = queue::join(&app, requester, &drop_id, body, Utc::now()).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -162,4 +172,26 @@ pub async fn queue_proof(app: Arc<App>, request: Request) -> HandlerResult {
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let proof = queue::proof(&app, &drop_id, Utc::now()).await?;
     Ok(revalidated_response(&request, &proof))
+}
+
+/// `GET /drops/{drop_id}/challenge`
+pub async fn pow_challenge(app: Arc<App>, request: Request) -> HandlerResult {
+    let shopper = identify(&request, &app.config)?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let requester = Requester {
+        shopper: &shopper.subject,
+        source_ip: &source_ip(&request),
+    };
+    let challenge = queue::challenge(&app, requester, &drop_id, Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "challenge": challenge }),
+    ))
+}
+
+/// `GET /drops/{drop_id}/integrity`
+pub async fn drop_integrity(app: Arc<App>, request: Request) -> HandlerResult {
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let report = queue::integrity(&app, &drop_id, Utc::now()).await?;
+    Ok(public_json_response(&report))
 }

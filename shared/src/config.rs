@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::domain::pow::{DEFAULT_BASE_TRIES, PowConfig};
 use crate::domain::queue::admission::AdmissionKeys;
 use crate::payments::StripeConfig;
 
@@ -27,6 +28,10 @@ pub struct Config {
     pub admission: Option<AdmissionKeys>,
     /// `ADMISSION_SECRET_ID`.
     pub admission_secret_id: Option<String>,
+    /// Proof of work: `POW_CHALLENGE_SECRET` and `POW_KEY_SECRET` sign challenges and derived
+    /// keys (in AWS the fields `pow_challenge_secret`, `pow_key_secret` of the admission secret);
+    /// `POW_BASE_TRIES` is the at-rest difficulty (mean tries, default 1,000: about a second).
+    pub pow: Option<PowConfig>,
 }
 
 impl Config {
@@ -48,6 +53,10 @@ impl Config {
                         .and_then(|key| AdmissionKeys::from_public_hex(&key))
                 }),
             admission_secret_id: non_empty("ADMISSION_SECRET_ID"),
+            pow: pow_config(
+                non_empty("POW_CHALLENGE_SECRET"),
+                non_empty("POW_KEY_SECRET"),
+            ),
         }
     }
 
@@ -68,7 +77,8 @@ impl Config {
 }
 
 impl Config {
-    /// Takes the admission private key from its secret (`private_key`, hex).
+    /// Takes the admission private key (`private_key`, hex) and the proof-of-work secrets
+    /// (`pow_challenge_secret`, `pow_key_secret`) from their secret.
     pub fn use_admission_secret(&mut self, fields: &HashMap<String, String>) {
         if let Some(keys) = fields
             .get("private_key")
@@ -76,7 +86,23 @@ impl Config {
         {
             self.admission = Some(keys);
         }
+        if let Some(pow) = pow_config(
+            fields.get("pow_challenge_secret").cloned(),
+            fields.get("pow_key_secret").cloned(),
+        ) {
+            self.pow = Some(pow);
+        }
     }
+}
+
+fn pow_config(challenge_secret: Option<String>, key_secret: Option<String>) -> Option<PowConfig> {
+    Some(PowConfig {
+        challenge_secret: challenge_secret.filter(|s| !s.is_empty())?,
+        key_secret: key_secret.filter(|s| !s.is_empty())?,
+        base_tries: non_empty("POW_BASE_TRIES")
+            .and_then(|tries| tries.parse().ok())
+            .unwrap_or(DEFAULT_BASE_TRIES),
+    })
 }
 
 fn return_url() -> String {

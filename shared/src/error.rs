@@ -76,6 +76,18 @@ pub enum ApiError {
     /// 403 `admission_invalid`: forged, expired, another shopper's or drop's, or already spent.
     #[error("the admission token is not valid for you and this drop now")]
     AdmissionInvalid,
+    /// 403 `pow_required`: joining this queue needs a solved proof-of-work challenge.
+    #[error("joining this queue needs a solved challenge (GET /drops/{{drop_id}}/challenge)")]
+    PowRequired,
+    /// 403 `pow_invalid`: undecodable, tampered, expired, wrong, or another drop's or shopper's.
+    #[error("the proof of work is not a valid solution of a challenge issued to you for this drop")]
+    PowInvalid,
+    /// 403 `pow_replayed`: a challenge is spent once.
+    #[error("this challenge was already used; ask for a new one")]
+    PowReplayed,
+    /// 429 `rate_limited` (+ `Retry-After`): too many requests from this shopper or address.
+    #[error("too many requests; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     /// 503 `queue_unavailable`: this function holds no admission key (a deployment error).
     #[error("admissions cannot be issued right now")]
     QueueUnavailable,
@@ -180,6 +192,10 @@ impl ApiError {
             Self::AdmissionRequired => (StatusCode::FORBIDDEN, "admission_required"),
             Self::AdmissionInvalid => (StatusCode::FORBIDDEN, "admission_invalid"),
             Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
+            Self::PowRequired => (StatusCode::FORBIDDEN, "pow_required"),
+            Self::PowInvalid => (StatusCode::FORBIDDEN, "pow_invalid"),
+            Self::PowReplayed => (StatusCode::FORBIDDEN, "pow_replayed"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Throttled(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -189,6 +205,9 @@ impl ApiError {
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
             Self::Busy | Self::Throttled(_) => Some(1),
+            Self::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
             Self::Payment(_) => Some(2),
             _ => None,
         }

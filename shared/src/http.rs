@@ -107,6 +107,19 @@ pub fn json_body(request: &Request) -> Result<Option<Value>> {
         .map_err(|err| ApiError::invalid_body(format!("the body is not valid JSON: {err}")))
 }
 
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`): never a
+/// client-chosen header such as `X-Forwarded-For`.
+pub fn source_ip(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context
+            .http
+            .source_ip
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        _ => "unknown".into(),
+    }
+}
+
 /// A path parameter of the route (`{drop_id}`); API Gateway always supplies those its route
 /// declares, so a missing one means the id cannot exist.
 pub fn path_param(request: &Request, name: &str, entity: &'static str) -> Result<String> {

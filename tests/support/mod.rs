@@ -17,6 +17,7 @@ use burst::store::table::TableDefinition;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 
+use burst::domain::pow::PowConfig;
 use burst::domain::queue::QueueCache;
 use burst::domain::queue::admission::AdmissionKeys;
 use burst::payments::StripeConfig;
@@ -35,6 +36,8 @@ pub enum Caller<'a> {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The body's exact bytes, as text.
+    pub raw: String,
     pub headers: lambda_http::http::HeaderMap,
 }
 
@@ -56,6 +59,8 @@ pub struct TestEnv {
 }
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_burst";
+/// The tests' proof-of-work difficulty: a few tries, so a solve takes milliseconds.
+pub const TEST_POW_TRIES: u32 = 5;
 /// The admission key of every test app (a fixed test key, never used anywhere else).
 pub const TEST_ADMISSION_KEY: &str =
     "7f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
@@ -139,6 +144,11 @@ impl TestEnv {
                 stripe_secret_id: None,
                 admission: AdmissionKeys::from_private_hex(TEST_ADMISSION_KEY),
                 admission_secret_id: None,
+                pow: Some(PowConfig {
+                    challenge_secret: "test-pow-challenge-secret".into(),
+                    key_secret: "test-pow-key-secret".into(),
+                    base_tries: TEST_POW_TRIES,
+                }),
             },
             client.clone(),
         );
@@ -166,6 +176,7 @@ impl TestEnv {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
+        let raw = String::from_utf8_lossy(bytes).into_owned();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -180,6 +191,7 @@ impl TestEnv {
         Reply {
             status,
             body,
+            raw,
             headers,
         }
     }
@@ -254,9 +266,40 @@ impl TestEnv {
         self.call(burst::api::join_queue, request).await
     }
 
-    /// `POST /drops/{id}/queue` as `shopper`; asserts a ticket came back and returns it.
+    /// `GET /drops/{id}/challenge`.
+    pub async fn challenge(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/drops/{drop_id}/challenge",
+            &[("drop_id", drop_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::pow_challenge, request).await
+    }
+
+    /// A challenge for `shopper`, solved: the join body the widget would send.
+    pub async fn solved_join_body(&self, shopper: &str, drop_id: &str) -> String {
+        let reply = self.challenge(Caller::Shopper(shopper), drop_id).await;
+        assert_eq!(reply.status, 200, "challenge: {:?}", reply.body);
+        let challenge =
+            serde_json::from_value(reply.body["challenge"].clone()).expect("a challenge");
+        let payload = burst::domain::pow::solve(&challenge).expect("solvable");
+        json!({ "altcha": payload }).to_string()
+    }
+
+    /// `shopper` joins (solving a challenge first when the queue asks for one); asserts a ticket
+    /// came back and returns it.
     pub async fn ticket_for(&self, shopper: &str, drop_id: &str) -> Value {
-        let reply = self.join(Caller::Shopper(shopper), drop_id, None).await;
+        let drop = self.app.store.drop(drop_id).await.unwrap().expect("a drop");
+        let needs_proof = drop.queue.as_ref().is_some_and(|queue| queue.proof_of_work);
+        let body = match needs_proof {
+            true => Some(self.solved_join_body(shopper, drop_id).await),
+            false => None,
+        };
+        let reply = self
+            .join(Caller::Shopper(shopper), drop_id, body.as_deref())
+            .await;
         assert!(
             reply.status == 201 || reply.status == 200,
             "join: {:?}",
@@ -287,6 +330,18 @@ impl TestEnv {
             Caller::Anonymous,
         );
         self.call(burst::api::queue_status, request).await
+    }
+
+    /// `GET /drops/{id}/integrity`.
+    pub async fn integrity(&self, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/drops/{drop_id}/integrity",
+            &[("drop_id", drop_id)],
+            None,
+            Caller::Anonymous,
+        );
+        self.call(burst::api::drop_integrity, request).await
     }
 
     /// `GET /drops/{id}/queue/proof`.

@@ -14,7 +14,9 @@ use crate::app::App;
 use crate::domain::drops::DropSpec;
 use crate::domain::drops::Shard;
 use crate::domain::ids;
+use crate::domain::limits::{self, Gate};
 use crate::domain::queue::model::TicketStatus;
+use crate::domain::queue::{self, Count, Requester};
 use crate::domain::reservations::{
     Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
 };
@@ -30,10 +32,11 @@ const MAX_ROUNDS: u32 = 64;
 /// `POST /drops/{drop_id}/claims`.
 pub async fn claim(
     app: &App,
-    shopper: &str,
+    requester: Requester<'_>,
     drop_id: &str,
     body: Option<Value>,
 ) -> Result<ReservationView> {
+    let shopper = requester.shopper;
     let drop = app
         .store
         .drop(drop_id)
@@ -42,7 +45,8 @@ pub async fn claim(
     let request = parse_claim(body, drop.per_user_limit)?;
     let quantity = request.quantity;
     drop.ensure_live(Utc::now())?;
-    let admitted = admitted_ticket(app, &drop, shopper, request.admission_token.as_deref())?;
+    let admitted =
+        admitted_ticket(app, &drop, requester, request.admission_token.as_deref()).await?;
 
     let reservation_id = ids::new_id();
     let mut swept = false;
@@ -132,6 +136,7 @@ pub async fn claim(
             }
             ClaimCommit::TicketRefused { status } => {
                 tracing::info!(drop_id = %drop.id, ?status, "admission refused by the ticket");
+                queue::count(app, &drop.id, &[Count::ClaimAdmissionInvalid]).await;
                 return Err(ApiError::AdmissionInvalid);
             }
             ClaimCommit::Contended => retry.again(Again::Contended).await?,
@@ -188,29 +193,51 @@ fn parse_claim(body: Option<Value>, per_user_limit: u32) -> Result<ClaimRequest>
     })
 }
 
-/// On a queued drop, the admitted ticket the claim spends: the token must verify (signature,
-/// drop, shopper, expiry) before anything is read. A drop without a queue needs none.
-fn admitted_ticket(
+/// On a queued drop, the admitted ticket the claim spends: within the velocity limits, the token
+/// must verify (signature, drop, shopper, expiry) before anything is read. A drop without a
+/// queue needs none.
+async fn admitted_ticket(
     app: &App,
     drop: &DropSpec,
-    shopper: &str,
+    requester: Requester<'_>,
     token: Option<&str>,
 ) -> Result<Option<AdmittedTicket>> {
-    if drop.queue.is_none() {
+    let Some(settings) = &drop.queue else {
         return Ok(None);
+    };
+    let shopper = requester.shopper;
+    let now = Utc::now();
+    if let Err(error) = limits::check(
+        app,
+        &drop.id,
+        settings,
+        Gate::Claim,
+        shopper,
+        requester.source_ip,
+        now,
+    )
+    .await
+    {
+        queue::count(app, &drop.id, &[Count::ClaimRateLimited]).await;
+        return Err(error);
     }
-    let token = token.ok_or(ApiError::AdmissionRequired)?;
+    let Some(token) = token else {
+        queue::count(app, &drop.id, &[Count::ClaimAdmissionMissing]).await;
+        return Err(ApiError::AdmissionRequired);
+    };
     let keys = app
         .config
         .admission
         .as_ref()
         .ok_or(ApiError::QueueUnavailable)?;
-    let claims = keys
-        .verify(token, &drop.id, shopper, Utc::now())
-        .map_err(|reason| {
+    let claims = match keys.verify(token, &drop.id, shopper, now) {
+        Ok(claims) => claims,
+        Err(reason) => {
             tracing::info!(drop_id = %drop.id, %reason, "admission token refused");
-            ApiError::AdmissionInvalid
-        })?;
+            queue::count(app, &drop.id, &[Count::ClaimAdmissionInvalid]).await;
+            return Err(ApiError::AdmissionInvalid);
+        }
+    };
     Ok(Some(AdmittedTicket {
         ticket_id: claims.ticket,
     }))

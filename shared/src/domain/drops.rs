@@ -8,7 +8,9 @@ use crate::app::App;
 use crate::domain::currency::{self, PriceProblem};
 use crate::domain::ids;
 use crate::domain::queue::draw;
-use crate::domain::queue::model::{DEFAULT_ADMISSION_SECONDS, QueueSettings, QueueState};
+use crate::domain::queue::model::{
+    DEFAULT_ADMISSION_SECONDS, DEFAULT_IP_JOINS_PER_MINUTE, QueueSettings, QueueState,
+};
 use crate::error::{ApiError, Result};
 
 pub const DEFAULT_HOLD_SECONDS: u32 = 600;
@@ -267,11 +269,12 @@ fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> 
             "queue must be an object {\"opens_at\": <RFC 3339>, …}",
         ));
     };
-    const KNOWN: [&str; 4] = [
+    const KNOWN: [&str; 5] = [
         "opens_at",
         "admit_per_minute",
         "admission_seconds",
         "proof_of_work",
+        "ip_joins_per_minute",
     ];
     if let Some(unknown) = fields.keys().find(|key| !KNOWN.contains(&key.as_str())) {
         return Err(ApiError::invalid(
@@ -299,8 +302,12 @@ fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> 
     let admission_seconds = optional_integer(&mut fields, "admission_seconds", 1, 3600)
         .map_err(in_queue)?
         .unwrap_or(DEFAULT_ADMISSION_SECONDS);
+    let ip_joins_per_minute = optional_integer(&mut fields, "ip_joins_per_minute", 1, 1_000_000)
+        .map_err(in_queue)?
+        .unwrap_or(DEFAULT_IP_JOINS_PER_MINUTE);
+    // Every place in a queue costs work unless the shop turns it off.
     let proof_of_work = match fields.remove("proof_of_work") {
-        None | Some(Value::Null) => false,
+        None | Some(Value::Null) => true,
         Some(Value::Bool(flag)) => flag,
         Some(_) => {
             return Err(ApiError::invalid(
@@ -314,6 +321,7 @@ fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> 
         admit_per_minute,
         admission_seconds,
         proof_of_work,
+        ip_joins_per_minute,
     })
 }
 

@@ -6,11 +6,14 @@ pub mod claims;
 pub mod currency;
 pub mod drops;
 pub mod orders;
+pub mod pow;
 pub mod queue;
 pub mod reservations;
 pub mod retry;
 pub mod sweeper;
 pub mod webhooks;
+
+pub mod limits;
 
 pub mod ids {
     /// Opaque ids: 32 lower-case hex characters, never containing the key separator `#`.

@@ -171,7 +171,8 @@ pub fn arrival_partition(drop_id: &str, stripe: u32) -> String {
     format!("QJOIN#{drop_id}#{stripe:02}")
 }
 
-/// Join counters, striped like the members.
+/// Join counters, striped like the members: tickets made, and every join, challenge and claim
+/// outcome the integrity report counts.
 pub fn join_counter_key(drop_id: &str, stripe: u32) -> Key {
     (format!("QUEUE#{drop_id}#JOINS#{stripe:02}"), "COUNT".into())
 }
@@ -194,4 +195,15 @@ pub fn order_partition(drop_id: &str) -> String {
 /// Where each cohort chunk starts and its first draw key: finds a pre-queue ticket's position.
 pub fn order_index_key(drop_id: &str) -> Key {
     (order_partition(drop_id), "INDEX".into())
+}
+
+/// A spent proof-of-work challenge, by its signed nonce (TTL'd after the challenge expires).
+pub fn spent_challenge_key(nonce: &str) -> Key {
+    (format!("POW#{nonce}"), "SPENT".into())
+}
+
+/// A velocity counter: requests of one kind, from one shopper or one source IP, for one drop, in
+/// one minute (TTL'd after it).
+pub fn rate_key(drop_id: &str, gate: &str, who: &str, minute: i64) -> Key {
+    (format!("RATE#{drop_id}#{gate}#{who}"), minute.to_string())
 }

@@ -6,6 +6,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::transactions::{Role, Sent, Transaction};
@@ -58,32 +60,99 @@ impl Store {
         })
     }
 
-    /// Counts a join on its stripe (display only: the draw and the sequencer count for real).
-    pub async fn count_join(&self, drop_id: &str, stripe: u32) -> Result<()> {
+    /// Adds one to each of `counters` on one stripe (the integrity report's counts; tickets
+    /// made feed the status document's estimate before the draw).
+    pub async fn count_queue_events(
+        &self,
+        drop_id: &str,
+        stripe: u32,
+        counters: &[&str],
+    ) -> Result<()> {
         let (pk, sk) = keys::join_counter_key(drop_id, stripe);
-        self.client
+        let expression = (0..counters.len())
+            .map(|i| format!("#c{i} :one"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(pk))
             .key(keys::SK, s(sk))
-            .update_expression("ADD joins :one")
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await?;
+            .update_expression(format!("ADD {expression}"))
+            .expression_attribute_values(":one", n(1));
+        for (i, counter) in counters.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#c{i}"), *counter);
+        }
+        update.send().await?;
         Ok(())
     }
 
-    /// Joins counted over all stripes.
-    pub async fn joins(&self, drop_id: &str) -> Result<u64> {
+    /// Every counter of a queue, summed over its stripes.
+    pub async fn queue_counters(&self, drop_id: &str) -> Result<HashMap<String, u64>> {
         let keys = (0..keys::QUEUE_STRIPES)
             .map(|stripe| keys::join_counter_key(drop_id, stripe))
             .collect();
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        for item in self.batch_get(keys, false).await? {
+            for (name, value) in item {
+                if let Some(count) = value.as_n().ok().and_then(|n| n.parse::<u64>().ok()) {
+                    *totals.entry(name).or_default() += count;
+                }
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Tickets made, over all stripes.
+    pub async fn joins(&self, drop_id: &str) -> Result<u64> {
         Ok(self
-            .batch_get(keys, false)
+            .queue_counters(drop_id)
             .await?
-            .iter()
-            .filter_map(|item| item.get("joins")?.as_n().ok()?.parse::<u64>().ok())
-            .sum())
+            .get("tickets")
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// Spends a proof-of-work challenge: `false` when it was spent before.
+    pub async fn spend_challenge(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+        let (pk, sk) = keys::spent_challenge_key(nonce);
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, s(pk))
+            .item(keys::SK, s(sk))
+            .item(keys::TTL, n(expires_at + 3600))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        condition_met(written)
+    }
+
+    /// Counts one request in a one-minute window unless `limit` were passed: `false` (nothing
+    /// written) when the window is full.
+    pub async fn count_in_window(
+        &self,
+        (pk, sk): keys::Key,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("ADD requests :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(requests) OR requests < :limit")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(limit)))
+            .expression_attribute_values(":ttl", n(expires_at))
+            .send()
+            .await;
+        condition_met(written)
     }
 
     pub async fn ticket(&self, shopper: &str, drop_id: &str) -> Result<Option<Ticket>> {

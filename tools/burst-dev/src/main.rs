@@ -7,6 +7,7 @@
 
 use burst::App;
 use burst::auth::mint_dev_token;
+use burst::domain::queue::Requester;
 use burst::domain::queue::admission::{AdmissionKeys, new_private_hex};
 use burst::domain::{claims, drops};
 use burst::store::table::TableDefinition;
@@ -107,7 +108,11 @@ async fn seed_demo() -> Result<(), String> {
             .map_err(|e| format!("{name}: {e}"))?;
         if name == SOLD_OUT_DROP_NAME {
             for shopper in ["demo-early-1", "demo-early-2", "demo-early-3"] {
-                claims::claim(&app, shopper, &view.drop.id, None)
+                let requester = Requester {
+                    shopper,
+                    source_ip: "127.0.0.1",
+                };
+                claims::claim(&app, requester, &view.drop.id, None)
                     .await
                     .map_err(|e| format!("sell out {name}: {e}"))?;
             }
@@ -122,7 +127,10 @@ async fn seed_demo() -> Result<(), String> {
 fn admission_key() -> Result<(), String> {
     let private = new_private_hex();
     let keys = AdmissionKeys::from_private_hex(&private).ok_or("key generation failed")?;
-    println!("{{\"private_key\": \"{private}\", \"public_key\": \"{}\"}}", keys.public_hex());
+    println!(
+        "{{\"private_key\": \"{private}\", \"public_key\": \"{}\"}}",
+        keys.public_hex()
+    );
     Ok(())
 }
 

@@ -76,6 +76,7 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     }
     report.numbered = number_arrivals(app, drop, &mut state, now).await?;
 
+    state.record_joins(now.timestamp_millis(), app.store.joins(&drop.id).await?);
     let shards = app.store.shards(drop, true).await?;
     let counts = UnitCounts::sum(&shards);
     let (outstanding, expired) = review_admissions(app, drop, &mut state, now).await?;

@@ -24,10 +24,13 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::domain::drops::{DropSpec, UnitCounts};
 use crate::domain::ids;
+use crate::domain::limits::{self, Gate};
+use crate::domain::pow;
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::store::JoinWrite;
@@ -161,17 +164,94 @@ pub fn phase(
     }
 }
 
-/// `POST /drops/{id}/queue`: the shopper's ticket, created on the first call (`true`).
+/// Who is asking: the authenticated shopper and the source address API Gateway saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub shopper: &'a str,
+    pub source_ip: &'a str,
+}
+
+/// What the integrity report counts, per drop (striped counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    JoinReceived,
+    Ticket,
+    OneTicket,
+    PowMissing,
+    PowInvalid,
+    PowReplayed,
+    JoinRateLimited,
+    Challenge,
+    ChallengeRateLimited,
+    ClaimAdmissionMissing,
+    ClaimAdmissionInvalid,
+    ClaimRateLimited,
+}
+
+impl Count {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JoinReceived => "joins_received",
+            Self::Ticket => "tickets",
+            Self::OneTicket => "one_ticket",
+            Self::PowMissing => "pow_missing",
+            Self::PowInvalid => "pow_invalid",
+            Self::PowReplayed => "pow_replayed",
+            Self::JoinRateLimited => "join_rate_limited",
+            Self::Challenge => "challenges",
+            Self::ChallengeRateLimited => "challenge_rate_limited",
+            Self::ClaimAdmissionMissing => "claim_admission_missing",
+            Self::ClaimAdmissionInvalid => "claim_admission_invalid",
+            Self::ClaimRateLimited => "claim_rate_limited",
+        }
+    }
+}
+
+/// Counts what happened to a request for the integrity report. Best effort: a counter that
+/// fails to write is logged, never turned into a failed request.
+pub async fn count(app: &App, drop_id: &str, counts: &[Count]) {
+    let stripe = rand::rng().random_range(0..QUEUE_STRIPES);
+    let names: Vec<&str> = counts.iter().map(|count| count.as_str()).collect();
+    if let Err(error) = app.store.count_queue_events(drop_id, stripe, &names).await {
+        tracing::warn!(drop_id, error = %crate::error::chain(&error), "queue event not counted");
+    }
+}
+
+/// `POST /drops/{id}/queue`: the shopper's ticket, created on the first call (`true`). In order:
+/// the velocity limits, the one-ticket rule (a shopper who has one gets it back, no proof
+/// needed), the queue's window, the proof of work (spent once), and only then a new ticket.
 pub async fn join(
     app: &App,
-    shopper: &str,
+    requester: Requester<'_>,
     drop_id: &str,
-    _body: Option<Value>,
+    body: Option<Value>,
     now: DateTime<Utc>,
 ) -> Result<(TicketView, bool)> {
+    let shopper = requester.shopper;
     let drop = queued_drop(app, drop_id).await?;
     let settings = settings_of(&drop)?;
+    let altcha = parse_join(body)?;
+    if let Err(error) = limits::check(
+        app,
+        &drop.id,
+        settings,
+        Gate::Join,
+        shopper,
+        requester.source_ip,
+        now,
+    )
+    .await
+    {
+        count(
+            app,
+            &drop.id,
+            &[Count::JoinReceived, Count::JoinRateLimited],
+        )
+        .await;
+        return Err(error);
+    }
     if let Some(ticket) = app.store.ticket(shopper, &drop.id).await? {
+        count(app, &drop.id, &[Count::JoinReceived, Count::OneTicket]).await;
         return Ok((view(app, &drop, &ticket, now).await?, false));
     }
     if now < settings.opens_at {
@@ -185,6 +265,22 @@ pub async fn join(
         Phase::SoldOut | Phase::Ended
     ) {
         return Err(ApiError::QueueClosed);
+    }
+    if settings.proof_of_work {
+        let config = app.config.pow.as_ref().ok_or(ApiError::QueueUnavailable)?;
+        let refused = match pow::verify(config, altcha.as_deref(), &drop.id, shopper) {
+            Err(pow::Refusal::Missing) => Some((Count::PowMissing, ApiError::PowRequired)),
+            Err(pow::Refusal::Invalid) => Some((Count::PowInvalid, ApiError::PowInvalid)),
+            Ok(verified) => (!app
+                .store
+                .spend_challenge(&verified.nonce, verified.expires_at)
+                .await?)
+                .then_some((Count::PowReplayed, ApiError::PowReplayed)),
+        };
+        if let Some((counted, error)) = refused {
+            count(app, &drop.id, &[Count::JoinReceived, counted]).await;
+            return Err(error);
+        }
     }
 
     let ticket = Ticket {
@@ -209,6 +305,7 @@ pub async fn join(
             JoinWrite::Contended => retry.again(Again::Contended).await?,
             // A parallel join of the same shopper got there first: theirs is the ticket.
             JoinWrite::Exists => {
+                count(app, &drop.id, &[Count::JoinReceived, Count::OneTicket]).await;
                 let existing = app
                     .store
                     .ticket(shopper, &drop.id)
@@ -218,12 +315,65 @@ pub async fn join(
             }
         }
     }
-    if let Err(error) = app.store.count_join(&drop.id, ticket.stripe).await {
-        // The counter only feeds the status document's estimate before the draw.
-        tracing::warn!(drop_id = %drop.id, error = %crate::error::chain(&error), "join not counted");
-    }
+    count(app, &drop.id, &[Count::JoinReceived, Count::Ticket]).await;
     tracing::info!(drop_id = %drop.id, ticket_id = %ticket.id, cohort = ticket.cohort, "joined the queue");
     Ok((view(app, &drop, &ticket, now).await?, true))
+}
+
+/// The join body: `{"altcha": "<the widget's payload>"}`, or nothing when no proof is needed.
+fn parse_join(body: Option<Value>) -> Result<Option<String>> {
+    let mut fields = match body {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(fields)) => fields,
+        Some(_) => return Err(ApiError::invalid_body("the body must be a JSON object")),
+    };
+    if let Some(unknown) = fields.keys().find(|key| key.as_str() != "altcha") {
+        return Err(ApiError::invalid(
+            unknown.clone(),
+            format!("unknown field `{unknown}`"),
+        ));
+    }
+    match fields.remove("altcha") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(payload)) if payload.len() <= 8 * 1024 => Ok(Some(payload)),
+        Some(_) => Err(ApiError::invalid(
+            "altcha",
+            "altcha must be the proof-of-work payload the widget produces",
+        )),
+    }
+}
+
+/// `GET /drops/{id}/challenge`: a proof-of-work challenge bound to this drop and shopper, as
+/// hard as the drop's join rate of the last minute calls for.
+pub async fn challenge(
+    app: &App,
+    requester: Requester<'_>,
+    drop_id: &str,
+    now: DateTime<Utc>,
+) -> Result<altcha::Challenge> {
+    let drop = queued_drop(app, drop_id).await?;
+    let settings = settings_of(&drop)?;
+    let config = app.config.pow.as_ref().ok_or(ApiError::QueueUnavailable)?;
+    if let Err(error) = limits::check(
+        app,
+        &drop.id,
+        settings,
+        Gate::Challenge,
+        requester.shopper,
+        requester.source_ip,
+        now,
+    )
+    .await
+    {
+        count(app, &drop.id, &[Count::ChallengeRateLimited]).await;
+        return Err(error);
+    }
+    let line = line(app, &drop).await?;
+    let joins_last_minute = line.state.joins_last_minute(now.timestamp_millis());
+    let challenge = pow::challenge(config, &drop.id, requester.shopper, joins_last_minute, now)
+        .map_err(ApiError::invariant)?;
+    count(app, &drop.id, &[Count::Challenge]).await;
+    Ok(challenge)
 }
 
 /// `GET /drops/{id}/queue/me`.
@@ -306,6 +456,128 @@ pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawP
         seed: state.seed,
         seed_commitment: state.seed_commitment,
         cohort,
+    })
+}
+
+/// `GET /drops/{id}/integrity`: what each layer let through and refused, and the draw's digest,
+/// so a shop can answer "were bots let in?" with numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegrityReport {
+    pub drop_id: String,
+    pub generated_at: DateTime<Utc>,
+    pub joins: JoinCounts,
+    pub challenges: ChallengeCounts,
+    pub claims: ClaimCounts,
+    /// Tickets admitted (the serving position).
+    pub admitted: u64,
+    /// Admitted tickets that claimed.
+    pub claimed: u64,
+    /// Admissions that expired unused.
+    pub expired_unused: u64,
+    pub units_sold: i64,
+    pub units_held: i64,
+    /// Lowercase hex SHA-256 of the published proof document (`/queue/proof`), once drawn.
+    pub draw_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinCounts {
+    pub received: u64,
+    pub tickets: u64,
+    pub cohort: u64,
+    pub after_open: u64,
+    pub refused: JoinRefusals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinRefusals {
+    pub proof_missing: u64,
+    pub proof_invalid: u64,
+    pub proof_replayed: u64,
+    pub rate_limited: u64,
+    /// Joins of shoppers who already had a ticket (answered with it).
+    pub one_ticket: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChallengeCounts {
+    pub issued: u64,
+    pub rate_limited: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimCounts {
+    pub refused: ClaimRefusals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimRefusals {
+    pub admission_missing: u64,
+    pub admission_invalid: u64,
+    pub rate_limited: u64,
+}
+
+pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<IntegrityReport> {
+    let drop = queued_drop(app, drop_id).await?;
+    settings_of(&drop)?;
+    if now < drop.starts_at {
+        return Err(ApiError::DropNotLive {
+            reason: "the integrity report is published once the drop has started",
+            starts_at: drop.starts_at,
+            ends_at: drop.ends_at,
+        });
+    }
+    let counters = app.store.queue_counters(&drop.id).await?;
+    let get = |count: Count| counters.get(count.as_str()).copied().unwrap_or(0);
+    let state = app
+        .store
+        .queue_state(&drop.id)
+        .await?
+        .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
+    let counts = UnitCounts::sum(&app.store.shards(&drop, true).await?);
+    let draw_sha256 = if state.cohort_fixed {
+        let proof = proof(app, &drop.id, now).await?;
+        let bytes = serde_json::to_vec(&proof).expect("the proof serializes");
+        Some(hex::encode(Sha256::digest(bytes)))
+    } else {
+        None
+    };
+    Ok(IntegrityReport {
+        drop_id: drop.id.clone(),
+        generated_at: now,
+        joins: JoinCounts {
+            received: get(Count::JoinReceived),
+            tickets: get(Count::Ticket),
+            cohort: state.cohort_size,
+            after_open: state.sequenced.saturating_sub(state.cohort_size),
+            refused: JoinRefusals {
+                proof_missing: get(Count::PowMissing),
+                proof_invalid: get(Count::PowInvalid),
+                proof_replayed: get(Count::PowReplayed),
+                rate_limited: get(Count::JoinRateLimited),
+                one_ticket: get(Count::OneTicket),
+            },
+        },
+        challenges: ChallengeCounts {
+            issued: get(Count::Challenge),
+            rate_limited: get(Count::ChallengeRateLimited),
+        },
+        claims: ClaimCounts {
+            refused: ClaimRefusals {
+                admission_missing: get(Count::ClaimAdmissionMissing),
+                admission_invalid: get(Count::ClaimAdmissionInvalid),
+                rate_limited: get(Count::ClaimRateLimited),
+            },
+        },
+        admitted: state.serving,
+        claimed: state
+            .serving
+            .saturating_sub(state.expired)
+            .saturating_sub(state.outstanding),
+        expired_unused: state.expired,
+        units_sold: counts.sold,
+        units_held: counts.held,
+        draw_sha256,
     })
 }
 

@@ -16,6 +16,15 @@ pub struct QueueSettings {
     pub admission_seconds: u32,
     /// Whether joining needs a proof of work.
     pub proof_of_work: bool,
+    /// Joins a minute allowed from one source IP (shared IPs: campus, carrier NAT).
+    #[serde(default = "default_ip_joins_per_minute")]
+    pub ip_joins_per_minute: u32,
+}
+
+pub const DEFAULT_IP_JOINS_PER_MINUTE: u32 = 300;
+
+fn default_ip_joins_per_minute() -> u32 {
+    DEFAULT_IP_JOINS_PER_MINUTE
 }
 
 pub const DEFAULT_ADMISSION_SECONDS: u32 = 120;
@@ -122,6 +131,10 @@ pub struct QueueState {
     pub expired: u64,
     /// `(at_ms, serving)` after each admission, for the measured rate (last few minutes).
     pub samples: Vec<(i64, u64)>,
+    /// `(at_ms, tickets made)` each tick, last two minutes: the join rate behind the
+    /// proof-of-work difficulty.
+    #[serde(default)]
+    pub join_samples: Vec<(i64, u64)>,
     /// Admitted tickets that had neither claimed nor expired at the last tick.
     #[serde(default)]
     pub outstanding: u64,
@@ -151,6 +164,7 @@ impl QueueState {
             claimed: 0,
             expired: 0,
             samples: Vec::new(),
+            join_samples: Vec::new(),
             outstanding: 0,
             stragglers_checked: false,
             drawing_until: None,
@@ -174,6 +188,33 @@ impl QueueState {
             .last()
             .map_or(0, |(_, serving)| *serving);
         self.serving.saturating_sub(before)
+    }
+
+    /// Tickets made during the minute before `now_ms`.
+    pub fn joins_last_minute(&self, now_ms: i64) -> u64 {
+        let latest = self.join_samples.last().map_or(0, |(_, total)| *total);
+        let before = self
+            .join_samples
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms - 60_000)
+            .last()
+            .or(self.join_samples.first())
+            .map_or(0, |(_, total)| *total);
+        latest.saturating_sub(before)
+    }
+
+    /// Records the tickets made so far, keeping two minutes of history.
+    pub fn record_joins(&mut self, now_ms: i64, total: u64) {
+        if self
+            .join_samples
+            .last()
+            .is_some_and(|(_, last)| *last == total)
+        {
+            return;
+        }
+        self.join_samples.push((now_ms, total));
+        self.join_samples.retain(|(at, _)| now_ms - at <= 120_000);
+        self.dirty = true;
     }
 
     /// Records an admission and forgets history older than the rate window, keeping one sample

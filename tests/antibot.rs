@@ -1,0 +1,265 @@
+//! Bots pay and gain nothing: every place in a queue costs a solved, single-use challenge bound to
+//! the drop and the shopper; velocity limits cap how fast anyone asks; the integrity report
+//! counts what each layer refused.
+
+use std::sync::Arc;
+
+use burst::domain::pow;
+use burst_tests::{Caller, TEST_POW_TRIES, TestEnv, drop_body, id_of, queued_drop_body};
+use chrono::Utc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn open_queue(extra: Value) -> Value {
+    let mut queue = json!({ "opens_at": (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339() });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut queue, extra) {
+        base.extend(extra);
+    }
+    queue
+}
+
+/// The tests' proof-of-work configuration (as `TestEnv` sets it).
+fn test_pow() -> pow::PowConfig {
+    pow::PowConfig {
+        challenge_secret: "test-pow-challenge-secret".into(),
+        key_secret: "test-pow-key-secret".into(),
+        base_tries: TEST_POW_TRIES,
+    }
+}
+
+fn altcha_body(payload: &str) -> String {
+    json!({ "altcha": payload }).to_string()
+}
+
+#[tokio::test]
+async fn joining_needs_a_fresh_solution_bound_to_the_drop_and_the_shopper() {
+    let env = TestEnv::new().await;
+    let drop_id = id_of(
+        &env.create_drop(queued_drop_body(5, 60_000, json!({})))
+            .await,
+    );
+    let other_drop = id_of(
+        &env.create_drop(queued_drop_body(5, 60_000, json!({})))
+            .await,
+    );
+
+    // The challenge is the ALTCHA v2 shape the widget takes, bound in its signed data.
+    let reply = env.challenge(Caller::Shopper("ann"), &drop_id).await;
+    let challenge = &reply.body["challenge"];
+    assert_eq!(challenge["parameters"]["algorithm"], "PBKDF2/SHA-256");
+    assert_eq!(challenge["parameters"]["data"]["drop"], drop_id.as_str());
+    assert_eq!(challenge["parameters"]["data"]["sub"], "ann");
+    let expires = challenge["parameters"]["expiresAt"].as_i64().unwrap();
+    assert!(expires > Utc::now().timestamp() && expires <= Utc::now().timestamp() + 300);
+
+    let refuse = |status: u16, code: &str| (status, code.to_string());
+    let missing = env.join(Caller::Shopper("ann"), &drop_id, None).await;
+    assert_eq!(
+        (missing.status, missing.error_code().to_string()),
+        refuse(403, "pow_required")
+    );
+
+    let anns = env.solved_join_body("ann", &drop_id).await;
+    let payload = serde_json::from_str::<Value>(&anns).unwrap()["altcha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Another shopper's solution, another drop's, a tampered one, an expired one: invalid.
+    let bobs_try = env
+        .join(Caller::Shopper("bob"), &drop_id, Some(&anns))
+        .await;
+    assert_eq!(
+        (bobs_try.status, bobs_try.error_code().to_string()),
+        refuse(403, "pow_invalid")
+    );
+    let elsewhere = env
+        .join(Caller::Shopper("ann"), &other_drop, Some(&anns))
+        .await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.error_code().to_string()),
+        refuse(403, "pow_invalid")
+    );
+    let mut tampered: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &payload).unwrap(),
+    )
+    .unwrap();
+    tampered["challenge"]["parameters"]["cost"] = json!(1);
+    let tampered = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        tampered.to_string(),
+    );
+    for bad in [tampered.as_str(), "not base64!", "e30="] {
+        let reply = env
+            .join(Caller::Shopper("ann"), &drop_id, Some(&altcha_body(bad)))
+            .await;
+        assert_eq!(
+            (reply.status, reply.error_code().to_string()),
+            refuse(403, "pow_invalid")
+        );
+    }
+    let old = pow::challenge(
+        &test_pow(),
+        &drop_id,
+        "ann",
+        0,
+        Utc::now() - chrono::Duration::seconds(301),
+    )
+    .unwrap();
+    let expired = pow::solve(&old).unwrap();
+    let reply = env
+        .join(
+            Caller::Shopper("ann"),
+            &drop_id,
+            Some(&altcha_body(&expired)),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.error_code().to_string()),
+        refuse(403, "pow_invalid")
+    );
+    assert_eq!(env.count_items("USER#").await, 0, "no ticket so far");
+
+    // The real thing works; a challenge that was spent before is a replay.
+    let joined = env
+        .join(Caller::Shopper("ann"), &drop_id, Some(&anns))
+        .await;
+    assert_eq!(joined.status, 201);
+    let dee = env.solved_join_body("dee", &drop_id).await;
+    let dee_payload = serde_json::from_str::<Value>(&dee).unwrap()["altcha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verified = pow::verify(&test_pow(), Some(&dee_payload), &drop_id, "dee").unwrap();
+    assert!(
+        env.app
+            .store
+            .spend_challenge(&verified.nonce, verified.expires_at)
+            .await
+            .unwrap()
+    );
+    let replayed = env.join(Caller::Shopper("dee"), &drop_id, Some(&dee)).await;
+    assert_eq!(
+        (replayed.status, replayed.error_code().to_string()),
+        refuse(403, "pow_replayed")
+    );
+    // A shopper with a ticket gets it back without a new proof.
+    let again = env.join(Caller::Shopper("ann"), &drop_id, None).await;
+    assert_eq!(
+        (again.status, again.body["ticket"]["id"].clone()),
+        (200, joined.body["ticket"]["id"].clone())
+    );
+    assert_eq!(
+        env.count_items("POW#").await,
+        2,
+        "ann's and dee's challenges are spent"
+    );
+}
+
+#[tokio::test]
+async fn velocity_limits_answer_429_with_retry_after_per_shopper_and_per_address() {
+    let env = TestEnv::new().await;
+    let queue = open_queue(json!({ "ip_joins_per_minute": 3, "proof_of_work": false }));
+    let drop_id = id_of(
+        &env.create_drop(queued_drop_body(5, 60_000, json!({ "queue": queue })))
+            .await,
+    );
+
+    // One shopper asking for challenges: six a minute.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(env.challenge(Caller::Shopper("eager"), &drop_id).await);
+    }
+    assert!(statuses[..6].iter().all(|r| r.status == 200));
+    let limited = &statuses[6];
+    assert_eq!(
+        (limited.status, limited.error_code()),
+        (429, "rate_limited")
+    );
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(limited.body["error"]["retry_after_seconds"], retry_after);
+
+    // One address: three joins a minute for this drop (shared addresses get 300 by default).
+    let mut joins = Vec::new();
+    for shopper in ["a", "b", "c", "d"] {
+        joins.push(
+            env.join(Caller::Shopper(shopper), &drop_id, None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(joins, [201, 201, 201, 429]);
+    assert_eq!(env.count_items("USER#").await, 3);
+
+    // A drop without a queue has no velocity gate: its operator chose none.
+    let plain = id_of(&env.create_drop(drop_body(50, json!({}))).await);
+    for i in 0..12 {
+        let reply = env
+            .claim(Caller::Shopper(&format!("p{i}")), &plain, None)
+            .await;
+        assert_eq!(reply.status, 201);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
+    let env = Arc::new(TestEnv::new().await);
+    let drop = env.create_drop(queued_drop_body(3, 4_000, json!({}))).await;
+    let drop_id = id_of(&drop);
+    let early = env.integrity(&drop_id).await;
+    assert_eq!((early.status, early.error_code()), (403, "drop_not_live"));
+    for shopper in ["h1", "h2", "h3", "h4"] {
+        env.ticket_for(shopper, &drop_id).await;
+    }
+    env.join(Caller::Shopper("bot1"), &drop_id, None).await; // proof missing
+    env.join(
+        Caller::Shopper("bot2"),
+        &drop_id,
+        Some(&altcha_body("e30=")),
+    )
+    .await; // invalid
+    env.join(Caller::Shopper("h1"), &drop_id, None).await; // one ticket each
+    let claim = env.claim(Caller::Shopper("bot1"), &drop_id, None).await; // no admission
+    assert_eq!(claim.error_code(), "drop_not_live");
+    let starts_at =
+        chrono::DateTime::parse_from_rfc3339(drop["starts_at"].as_str().unwrap()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (starts_at.with_timezone(&Utc) - Utc::now())
+            .num_milliseconds()
+            .max(0) as u64
+            + 50,
+    ))
+    .await;
+    env.tick(&drop_id).await;
+    let claim = env.claim(Caller::Shopper("bot1"), &drop_id, None).await;
+    assert_eq!(claim.error_code(), "admission_required");
+    let forged = env
+        .claim(
+            Caller::Shopper("bot2"),
+            &drop_id,
+            Some(r#"{"admission_token":"a.b"}"#),
+        )
+        .await;
+    assert_eq!(forged.error_code(), "admission_invalid");
+
+    let report = env.integrity(&drop_id).await;
+    assert_eq!(report.status, 200, "{:?}", report.body);
+    let r = &report.body;
+    assert_eq!(r["joins"]["received"], 7);
+    assert_eq!(r["joins"]["tickets"], 4);
+    assert_eq!(r["joins"]["cohort"], 4);
+    assert_eq!(r["joins"]["refused"]["proof_missing"], 1);
+    assert_eq!(r["joins"]["refused"]["proof_invalid"], 1);
+    assert_eq!(r["joins"]["refused"]["one_ticket"], 1);
+    assert_eq!(r["challenges"]["issued"], 4);
+    assert_eq!(r["claims"]["refused"]["admission_missing"], 1);
+    assert_eq!(r["claims"]["refused"]["admission_invalid"], 1);
+    assert_eq!(r["admitted"], 3);
+    let proof = env.queue_proof(&drop_id).await;
+    let digest = hex::encode(Sha256::digest(proof.raw.as_bytes()));
+    assert_eq!(
+        r["draw_sha256"],
+        digest.as_str(),
+        "the digest of the published proof"
+    );
+}
