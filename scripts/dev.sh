@@ -11,6 +11,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 API_PORT="${API_PORT:-9000}"
+WS_PORT="${WS_PORT:-9001}"
+WS_MANAGEMENT_PORT="${WS_MANAGEMENT_PORT:-9002}"
 # Instances per function under cargo lambda watch (its default, 1, serializes a herd).
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-16}"
 UI_PORT="${UI_PORT:-8080}"
@@ -30,6 +32,8 @@ else
   : "${STRIPE_WEBHOOK_SECRET:?with real Stripe keys, set STRIPE_WEBHOOK_SECRET to what 'stripe listen' prints}"
 fi
 export RUST_LOG="${RUST_LOG:-info}"
+# The fan-out posts to the local gateway's @connections API, as it would to API Gateway's.
+export WS_MANAGEMENT_ENDPOINT="http://127.0.0.1:$WS_MANAGEMENT_PORT"
 # Admission tokens: a fixed local key pair (in AWS the private key lives in Secrets Manager).
 export ADMISSION_PRIVATE_KEY="${ADMISSION_PRIVATE_KEY:-6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576}"
 # Proof-of-work secrets (in AWS: fields of the admission secret).
@@ -69,6 +73,12 @@ if ((use_emulator)); then
   pids+=($!)
   wait_for_port "$STRIPE_EMULATOR_PORT" "the Stripe emulator"
 fi
+
+# The WebSocket API and the stream trigger of the fan-out, as API Gateway and Lambda run them.
+WS_PORT="$WS_PORT" WS_MANAGEMENT_PORT="$WS_MANAGEMENT_PORT" INVOKE_URL="http://127.0.0.1:$API_PORT" \
+  "$BIN"/ws-gateway >"$LOG_DIR/ws-gateway.log" 2>&1 &
+pids+=($!)
+wait_for_port "$WS_PORT" "the WebSocket gateway"
 
 # The schedule EventBridge runs every minute in AWS, faster here so expiry is visible.
 (
@@ -113,10 +123,11 @@ cat <<BANNER
 
   Burst is running.
     API  http://127.0.0.1:$API_PORT   (GET /drops, POST /drops/{drop_id}/claims, ...)
+    Live ws://127.0.0.1:$WS_PORT   (subscribe: {"action":"subscribe","drop_id":"…"})
     UI   http://127.0.0.1:$UI_PORT
     Stripe $( ((use_emulator)) && echo "emulator http://127.0.0.1:$STRIPE_EMULATOR_PORT (webhook secret $STRIPE_WEBHOOK_SECRET)" || echo "your test account; run: stripe listen --forward-to 127.0.0.1:$API_PORT/webhooks/stripe")
     Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
-    Logs: $LOG_DIR/{watch,sweeper,queue-controller,stripe-emulator,ui}.log
+    Logs: $LOG_DIR/{watch,sweeper,queue-controller,ws-gateway,stripe-emulator,ui}.log
   Ctrl-C stops everything.
 
 BANNER

@@ -12,6 +12,7 @@ export BURST_DEV_JWT_SECRET=""
 export STRIPE_SECRET_KEY=sk_test_invoke_check STRIPE_API_BASE=http://127.0.0.1:9 STRIPE_WEBHOOK_SECRET=whsec_invoke_check
 export ADMISSION_PRIVATE_KEY=6275727374206c6f63616c2061646d697373696f6e206b6579202d2d20646576 QUEUE_CONTROLLER_SECONDS=1
 export POW_CHALLENGE_SECRET=invoke-check-pow POW_KEY_SECRET=invoke-check-pow-key
+export WS_MANAGEMENT_ENDPOINT=http://127.0.0.1:9
 local_aws_env
 
 cargo build --quiet --profile "$BUILD_PROFILE" --workspace --bins
@@ -66,6 +67,12 @@ check queue-status queue-status.json 'status == 404 and body["error"]["code"] ==
 check queue-proof queue-proof.json 'status == 404 and body["error"]["code"] == "not_found"'
 check pow-challenge pow-challenge.json 'status == 404 and body["error"]["code"] == "not_found"'
 check drop-integrity drop-integrity.json 'status == 404 and body["error"]["code"] == "not_found"'
+check ws-connect ws-connect.json 'status == 200'
+check ws-subscribe ws-subscribe.json 'json.loads(out["body"])["type"] == "error" and json.loads(out["body"])["code"] == "not_found"'
+check ws-unsubscribe ws-unsubscribe.json 'json.loads(out["body"])["type"] == "unsubscribed"'
+check ws-default ws-default.json 'json.loads(out["body"])["code"] == "malformed_frame"'
+check ws-disconnect ws-disconnect.json 'status == 200'
+check fan-out fan-out.json 'out["changes"] == 1 and out["drop_messages"] == 0 and out["posts"] == 0'
 check queue-controller queue-controller-schedule.json 'isinstance(out, int) and out >= 1'
 check sweeper sweeper-schedule.json 'out["drops_with_holds"] == 1 and out["holds_expired"] == 0 and not out["incomplete"]'
 

@@ -2,8 +2,10 @@
 //! execution environments (see runtime_api.rs) against a fresh DynamoDB Local, prints the
 //! figures and appends them to bench/RESULTS.md. Every figure of one report comes from one run.
 
+mod bots;
 mod dev_herd;
 mod footprint;
+mod queue;
 mod report;
 mod runtime_api;
 
@@ -32,13 +34,63 @@ const COLD_STARTS: usize = 5;
 #[tokio::main]
 async fn main() {
     match std::env::args().nth(1).as_deref() {
-        None => claims().await,
+        None => {
+            claims().await;
+            waiting_room(true, true).await;
+        }
+        Some("claims") => claims().await,
+        Some("queue") => waiting_room(true, false).await,
+        Some("bots") => waiting_room(false, true).await,
         Some("dev-herd") => dev_herd::run().await,
         Some(other) => {
-            eprintln!("usage: burst-bench [dev-herd]   (unknown: {other})");
+            eprintln!("usage: burst-bench [claims | queue | bots | dev-herd]   (unknown: {other})");
             std::process::exit(2);
         }
     }
+}
+
+/// The bench's proof-of-work difficulty: a tenth of the production default, so 1,100 solves fit
+/// this machine in a minute; bots and humans pay alike.
+const BENCH_POW_TRIES: u32 = 100;
+
+/// The waiting-room scenarios, in-process against a DynamoDB Local of their own.
+async fn waiting_room(queue: bool, bots: bool) {
+    let port = dynamodb_local::start_own();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut env = TestEnv::at(&endpoint, None, None).await;
+    {
+        let app = Arc::get_mut(&mut env.app).expect("the bench's own app");
+        // As in a Lambda container: views are reused for a second.
+        app.queue_cache = burst::domain::queue::QueueCache::default();
+        if let Some(pow) = app.config.pow.as_mut() {
+            pow.base_tries = BENCH_POW_TRIES;
+        }
+    }
+    let env = Arc::new(env);
+    let started = Utc::now();
+    let mut report = format!(
+        "\n## {} — commit {}, {} cores, DynamoDB Local {}: the waiting room\n\nHandlers in-process, the admission controller ticking every second.\n\n",
+        started.format("%Y-%m-%d %H:%M UTC"),
+        git_commit(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        dynamodb_local_version(),
+    );
+    if queue {
+        for line in queue::run(env.clone()).await.lines {
+            report.push_str(&line);
+            report.push('\n');
+        }
+    }
+    if bots {
+        for line in bots::run(env.clone(), BENCH_POW_TRIES).await {
+            report.push_str(&line);
+            report.push('\n');
+        }
+    }
+    println!("{report}");
+    append_results(&report);
 }
 
 /// The claim scenarios: herds through the real claim binary against a fresh DynamoDB Local.

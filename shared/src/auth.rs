@@ -60,6 +60,23 @@ fn is_plausible_subject(subject: &str) -> bool {
         && !subject.chars().any(char::is_control)
 }
 
+/// A bearer token presented where no API Gateway authorizer checked it (a WebSocket `$connect`):
+/// locally a dev token, in AWS one of the identity provider's (`JWT_ISSUER`, `JWT_AUDIENCE`).
+pub async fn identify_token(token: &str, config: &Config) -> Result<Identity> {
+    if let Some(secret) = &config.dev_jwt_secret {
+        return dev_claims_identity(token, secret, chrono::Utc::now().timestamp());
+    }
+    #[cfg(feature = "jwks")]
+    if let Some(verifier) = &config.jwks {
+        return verifier.verify(token).await.and_then(|identity| {
+            is_plausible_subject(&identity.subject)
+                .then_some(identity)
+                .ok_or(ApiError::Unauthenticated)
+        });
+    }
+    Err(ApiError::Unauthenticated)
+}
+
 fn authorizer_identity(request: &Request) -> Option<Identity> {
     let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
         return None;
@@ -95,7 +112,11 @@ fn dev_identity(request: &Request, secret: &str, now: i64) -> Result<Identity> {
                 .or_else(|| value.strip_prefix("bearer "))
         })
         .ok_or(ApiError::Unauthenticated)?;
-    let claims = verify_dev_token(token.trim(), secret, now).ok_or(ApiError::Unauthenticated)?;
+    dev_claims_identity(token.trim(), secret, now)
+}
+
+fn dev_claims_identity(token: &str, secret: &str, now: i64) -> Result<Identity> {
+    let claims = verify_dev_token(token, secret, now).ok_or(ApiError::Unauthenticated)?;
     let subject = claims
         .get("sub")
         .and_then(Value::as_str)

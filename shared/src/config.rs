@@ -32,6 +32,10 @@ pub struct Config {
     /// keys (in AWS the fields `pow_challenge_secret`, `pow_key_secret` of the admission secret);
     /// `POW_BASE_TRIES` is the at-rest difficulty (mean tries, default 1,000: about a second).
     pub pow: Option<PowConfig>,
+    /// `JWT_ISSUER`, `JWT_AUDIENCE` (comma-separated): where a WebSocket `$connect` token is
+    /// verified in AWS (the HTTP API's authorizer checks the same issuer and audiences).
+    #[cfg(feature = "jwks")]
+    pub jwks: Option<std::sync::Arc<crate::jwks::JwksVerifier>>,
 }
 
 impl Config {
@@ -57,6 +61,13 @@ impl Config {
                 non_empty("POW_CHALLENGE_SECRET"),
                 non_empty("POW_KEY_SECRET"),
             ),
+            #[cfg(feature = "jwks")]
+            jwks: non_empty("JWT_ISSUER").map(|issuer| {
+                let audiences = non_empty("JWT_AUDIENCE")
+                    .map(|list| list.split(',').map(|a| a.trim().to_string()).collect())
+                    .unwrap_or_default();
+                std::sync::Arc::new(crate::jwks::JwksVerifier::new(issuer, audiences))
+            }),
         }
     }
 

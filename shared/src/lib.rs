@@ -8,12 +8,17 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 pub mod payments;
+pub mod push;
 pub mod schedule;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
+pub mod ws;
 
 pub use app::App;
 pub use error::{ApiError, Result};

@@ -149,6 +149,7 @@ impl TestEnv {
                     key_secret: "test-pow-key-secret".into(),
                     base_tries: TEST_POW_TRIES,
                 }),
+                jwks: None,
             },
             client.clone(),
         );

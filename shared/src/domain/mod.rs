@@ -14,6 +14,7 @@ pub mod sweeper;
 pub mod webhooks;
 
 pub mod limits;
+pub mod live;
 
 pub mod ids {
     /// Opaque ids: 32 lower-case hex characters, never containing the key separator `#`.

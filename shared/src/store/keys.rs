@@ -207,3 +207,29 @@ pub fn spent_challenge_key(nonce: &str) -> Key {
 pub fn rate_key(drop_id: &str, gate: &str, who: &str, minute: i64) -> Key {
     (format!("RATE#{drop_id}#{gate}#{who}"), minute.to_string())
 }
+
+// Live updates over WebSockets: one item per connection, one per subscription (by drop) and one
+// per authenticated connection (by shopper), all TTL'd past API Gateway's two-hour limit.
+
+/// A WebSocket connection: who it is (if signed in) and which drops it watches.
+pub fn ws_connection_key(connection_id: &str) -> Key {
+    (format!("WSCONN#{connection_id}"), "CONN".into())
+}
+
+/// A connection watching a drop: the fan-out queries the drop's partition.
+pub fn ws_watcher_key(drop_id: &str, connection_id: &str) -> Key {
+    (ws_watchers_partition(drop_id), connection_id.to_string())
+}
+
+pub fn ws_watchers_partition(drop_id: &str) -> String {
+    format!("WSDROP#{drop_id}")
+}
+
+/// A signed-in shopper's connection: where their personal events go.
+pub fn ws_shopper_key(shopper: &str, connection_id: &str) -> Key {
+    (ws_shopper_partition(shopper), connection_id.to_string())
+}
+
+pub fn ws_shopper_partition(shopper: &str) -> String {
+    format!("WSUSER#{shopper}")
+}

@@ -3,11 +3,13 @@
 //! of each action means.
 
 pub mod keys;
+mod live;
 mod queue;
 #[cfg(feature = "table")]
 pub mod table;
 mod transactions;
 
+pub use live::Connection;
 pub use queue::JoinWrite;
 pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
 

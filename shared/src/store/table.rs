@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use serde_yaml::Value;
 
@@ -20,6 +21,8 @@ pub struct TableDefinition {
     pub key_schema: Vec<(String, String)>,
     pub indexes: Vec<IndexDefinition>,
     pub ttl_attribute: Option<String>,
+    /// `NEW_AND_OLD_IMAGES` etc., when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +93,9 @@ impl TableDefinition {
             ttl_attribute: (ttl["Enabled"].as_bool() == Some(true))
                 .then(|| ttl["AttributeName"].as_str().map(str::to_string))
                 .flatten(),
+            stream_view_type: properties["StreamSpecification"]["StreamViewType"]
+                .as_str()
+                .map(str::to_string),
         })
     }
 
@@ -128,6 +134,14 @@ impl TableDefinition {
                             .projection_type(ProjectionType::from(index.projection.as_str()))
                             .build(),
                     )
+                    .build()?,
+            );
+        }
+        if let Some(view) = &self.stream_view_type {
+            request = request.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view.as_str()))
                     .build()?,
             );
         }

@@ -668,11 +668,7 @@ async fn position_of(
 }
 
 /// The order chunk starting at `start` (immutable, so cached).
-pub(crate) async fn chunk_at(
-    app: &App,
-    drop_id: &str,
-    position: u64,
-) -> Result<Option<Arc<OrderChunk>>> {
+pub async fn chunk_at(app: &App, drop_id: &str, position: u64) -> Result<Option<Arc<OrderChunk>>> {
     {
         let chunks = app.queue_cache.chunks.lock().expect("cache");
         if let Some(chunk) = chunks

@@ -9,7 +9,7 @@ pub const MIN_FACTOR: f64 = 1.0;
 pub const MAX_FACTOR: f64 = 1.5;
 /// Admission history kept for the rate and the ETA.
 pub const RATE_WINDOW_MS: i64 = 5 * 60 * 1000;
-const BUCKET_MS: i64 = 30 * 1000;
+const BUCKET_MS: i64 = 10 * 1000;
 
 /// What the controller knows when it decides how many to admit.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,7 +47,11 @@ pub fn to_admit(inputs: AdmissionInputs) -> u64 {
         .saturating_sub(inputs.outstanding)
         .min(inputs.waiting);
     if let Some(cap) = inputs.admit_per_minute {
-        admit = admit.min(u64::from(cap).saturating_sub(inputs.admitted_last_minute));
+        // Spread over the minute (the controller ticks every second), never more in any minute.
+        let per_tick = u64::from(cap).div_ceil(60);
+        admit = admit
+            .min(per_tick)
+            .min(u64::from(cap).saturating_sub(inputs.admitted_last_minute));
     }
     admit
 }
@@ -60,40 +64,42 @@ pub struct Eta {
 }
 
 /// The wait of a ticket with `ahead` tickets before it, from the admission history
-/// (`(at_ms, serving)` samples, oldest first): the median 30-second admission rate of the last
-/// five minutes gives the p50, the slowest fifth of them the p90. `None` without a measured rate.
+/// (`(at_ms, serving)` samples after each admission, oldest first). The p50 divides by the rate
+/// of the last minute (or of as long as admissions have run, if less); the p90 by the slowest
+/// fifth of its ten-second stretches (at least half the p50's rate). `None` before a rate is
+/// measured.
 pub fn eta(ahead: u64, samples: &[(i64, u64)], now_ms: i64) -> Option<Eta> {
-    let recent: Vec<&(i64, u64)> = samples
-        .iter()
-        .filter(|(at, _)| now_ms - at <= RATE_WINDOW_MS)
-        .collect();
-    let (first, last) = (recent.first()?, recent.last()?);
-    let span_ms = (now_ms - first.0).max(BUCKET_MS);
-    let admitted = last.1.saturating_sub(first.1);
-    if admitted == 0 {
+    let window_start = now_ms - RATE_WINDOW_MS.min(60_000);
+    let serving_at = |t: i64| {
+        samples
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map(|(_, serving)| *serving)
+    };
+    let first = samples.iter().find(|(at, _)| *at >= window_start)?;
+    let from = window_start.max(first.0);
+    let baseline = serving_at(from).unwrap_or(0);
+    let latest = samples.last()?.1;
+    let span_s = ((now_ms - from) as f64 / 1000.0).max(1.0);
+    let rate = latest.saturating_sub(baseline) as f64 / span_s;
+    if rate <= 0.0 {
         return None;
     }
-    let mut rates: Vec<f64> = Vec::new();
-    let mut bucket_start = first.0;
-    while bucket_start < now_ms {
-        let bucket_end = bucket_start + BUCKET_MS;
-        let serving_at = |t: i64| {
-            recent
-                .iter()
-                .take_while(|(at, _)| *at <= t)
-                .last()
-                .map_or(first.1, |(_, serving)| *serving)
-        };
-        let moved = serving_at(bucket_end).saturating_sub(serving_at(bucket_start));
-        rates.push(moved as f64 / (BUCKET_MS as f64 / 1000.0));
-        bucket_start = bucket_end;
+    let mut stretches: Vec<f64> = Vec::new();
+    let mut start = from;
+    while start < now_ms {
+        let end = (start + BUCKET_MS).min(now_ms);
+        let moved = serving_at(end)
+            .unwrap_or(baseline)
+            .saturating_sub(serving_at(start).unwrap_or(baseline));
+        stretches.push(moved as f64 / ((end - start) as f64 / 1000.0).max(1.0));
+        start = end;
     }
-    rates.sort_by(f64::total_cmp);
-    let overall = admitted as f64 / (span_ms as f64 / 1000.0);
-    let median = rates[rates.len() / 2].max(overall / 2.0);
-    let slow = rates[rates.len() / 5].max(overall / 4.0);
+    stretches.sort_by(f64::total_cmp);
+    let slow = stretches[stretches.len() / 5].max(rate / 2.0);
     let wait = |rate: f64| ((ahead + 1) as f64 / rate).ceil() as u64;
-    let p50 = wait(median);
+    let p50 = wait(rate);
     Some(Eta {
         p50,
         p90: wait(slow).max(p50),
@@ -190,14 +196,21 @@ mod tests {
             }),
             125
         );
-        // admit_per_minute caps what the last minute already let in.
+        // admit_per_minute is spread over the minute's ticks and caps the last minute.
         assert_eq!(
             to_admit(AdmissionInputs {
-                admit_per_minute: Some(30),
-                admitted_last_minute: 20,
+                admit_per_minute: Some(600),
                 ..base
             }),
             10
+        );
+        assert_eq!(
+            to_admit(AdmissionInputs {
+                admit_per_minute: Some(600),
+                admitted_last_minute: 595,
+                ..base
+            }),
+            5
         );
         for rate in [None, Some(0.0), Some(0.3), Some(0.99), Some(1.0)] {
             let factor = admission_factor(rate);
@@ -209,6 +222,9 @@ mod tests {
     fn the_eta_follows_the_measured_rate_and_is_none_without_one() {
         assert_eq!(eta(10, &[], 0), None);
         assert_eq!(eta(10, &[(0, 5), (60_000, 5)], 60_000), None);
+        // Five seconds into a sale admitting ten a second.
+        let early: Vec<(i64, u64)> = (0..5).map(|s| (s * 1000, 10 + s as u64 * 10)).collect();
+        assert_eq!(eta(99, &early, 5_000).unwrap().p50, 13);
         // 10 admissions a second for two minutes.
         let samples: Vec<(i64, u64)> = (0..=120).map(|s| (s * 1000, s as u64 * 10)).collect();
         let eta = eta(99, &samples, 120_000).unwrap();

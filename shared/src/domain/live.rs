@@ -1,0 +1,424 @@
+//! Live drops over API Gateway WebSockets: connections, subscriptions, and the fan-out that turns
+//! the table's change stream into messages.
+//!
+//! Anyone may watch a drop (public data); a connection opened with a valid token (`?token=` on
+//! `$connect`) also receives its shopper's personal events — ticket and reservation changes — and
+//! nobody else's. The fan-out coalesces: however many claims a stream batch holds, each drop gets
+//! at most one `drop` message per batch, carrying the numbers as they are when it is sent (the
+//! function's batching window is one second), so a herd of 10,000 claims never becomes 10,000 ×
+//! watchers posts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::domain::drops::{DropStatus, UnitCounts};
+use crate::domain::ids;
+use crate::domain::queue::model::{QueueState, Ticket, TicketStatus};
+use crate::domain::reservations::{Reservation, ReservationStatus};
+use crate::error::{ApiError, Result};
+use crate::push::{Delivery, Push};
+use crate::store::Connection;
+use futures::stream::{self, StreamExt};
+
+/// `{"type": "drop", …}`: a drop's public numbers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DropMessage {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub drop_id: String,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    pub status: DropStatus,
+    /// Queued drops: the highest admitted position and how many wait.
+    pub serving: Option<u64>,
+    pub waiting: Option<u64>,
+    pub at: DateTime<Utc>,
+}
+
+/// `{"type": "ticket", …}`: the shopper's own ticket moved (numbered, admitted, claimed, expired).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TicketMessage {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub drop_id: String,
+    pub ticket_id: String,
+    pub status: TicketStatus,
+    pub position: Option<u64>,
+    pub at: DateTime<Utc>,
+}
+
+/// `{"type": "reservation", …}`: the shopper's own hold was paid or ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReservationMessage {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub reservation_id: String,
+    pub drop_id: String,
+    pub status: ReservationStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// `{"type": "error", "code", "message"}`: a frame the server could not act on; the connection
+/// stays open.
+pub fn error_frame(code: &str, message: &str) -> Value {
+    serde_json::json!({ "type": "error", "code": code, "message": message })
+}
+
+/// `$connect`: records the connection, with its shopper when a token came along. A token that
+/// does not verify refuses the connection (`401`).
+pub async fn connect(
+    app: &App,
+    connection_id: &str,
+    shopper: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    app.store
+        .put_connection(&Connection {
+            connection_id: connection_id.to_string(),
+            shopper,
+            connected_at: now,
+            drops: Vec::new(),
+        })
+        .await
+}
+
+/// `$disconnect` (best effort in API Gateway; TTL and the fan-out's `410 Gone` clean the rest).
+pub async fn disconnect(app: &App, connection_id: &str) -> Result<()> {
+    app.store.forget_connection(connection_id).await
+}
+
+/// A client's `subscribe` / `unsubscribe` frame.
+#[derive(Debug, Deserialize)]
+struct DropFrame {
+    drop_id: String,
+}
+
+/// `subscribe`: watch a drop; answers `subscribed` with the drop's numbers now.
+pub async fn subscribe(app: &App, connection_id: &str, body: Option<&str>) -> Result<Value> {
+    let frame = drop_frame(body)?;
+    let drop = app
+        .store
+        .drop(&frame.drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))?;
+    if !app.store.watch(connection_id, &drop.id).await? {
+        return Err(ApiError::NotFound("connection"));
+    }
+    let snapshot = drop_message(app, &drop.id, Utc::now()).await?;
+    Ok(serde_json::json!({ "type": "subscribed", "drop_id": drop.id, "drop": snapshot }))
+}
+
+/// `unsubscribe`: stop watching a drop.
+pub async fn unsubscribe(app: &App, connection_id: &str, body: Option<&str>) -> Result<Value> {
+    let frame = drop_frame(body)?;
+    if ids::is_valid(&frame.drop_id) {
+        app.store.unwatch(connection_id, &frame.drop_id).await?;
+    }
+    Ok(serde_json::json!({ "type": "unsubscribed", "drop_id": frame.drop_id }))
+}
+
+/// `$default`: anything that is not `subscribe` or `unsubscribe`.
+pub fn unknown_frame(body: Option<&str>) -> Value {
+    match body.map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(frame))) => error_frame(
+            "unknown_action",
+            &format!(
+                "unknown action {}; send {{\"action\": \"subscribe\" | \"unsubscribe\", \"drop_id\": \"…\"}}",
+                frame
+                    .get("action")
+                    .map_or("(none)".to_string(), Value::to_string)
+            ),
+        ),
+        _ => error_frame(
+            "malformed_frame",
+            "frames are JSON objects such as {\"action\": \"subscribe\", \"drop_id\": \"…\"}",
+        ),
+    }
+}
+
+fn drop_frame(body: Option<&str>) -> Result<DropFrame> {
+    body.and_then(|text| serde_json::from_str::<DropFrame>(text).ok())
+        .ok_or_else(|| ApiError::invalid("drop_id", "the frame needs a drop_id"))
+}
+
+/// The public numbers of a drop, now.
+pub async fn drop_message(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DropMessage> {
+    let drop = app
+        .store
+        .drop(drop_id)
+        .await?
+        .ok_or(ApiError::NotFound("drop"))?;
+    let counts = UnitCounts::sum(&app.store.shards(&drop, false).await?);
+    let (serving, waiting) = match &drop.queue {
+        Some(_) => {
+            let state: Option<QueueState> = app.store.queue_state(&drop.id).await?;
+            let joins = app.store.joins(&drop.id).await?;
+            state.map_or((None, None), |state| {
+                (
+                    Some(state.serving),
+                    Some(joins.max(state.sequenced).saturating_sub(state.serving)),
+                )
+            })
+        }
+        None => (None, None),
+    };
+    Ok(DropMessage {
+        kind: "drop",
+        drop_id: drop.id.clone(),
+        available: counts.available,
+        held: counts.held,
+        sold: counts.sold,
+        status: drop.status(counts, now),
+        serving,
+        waiting,
+        at: now,
+    })
+}
+
+/// One change of the table, as the stream reports it: the item's keys and its images.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub pk: String,
+    pub sk: String,
+    pub old: Option<serde_dynamo::Item>,
+    pub new: Option<serde_dynamo::Item>,
+}
+
+/// What one stream batch asks the fan-out to send.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outbox {
+    /// Drops whose public numbers changed: one message each, however many changes.
+    pub drops: BTreeSet<String>,
+    /// Personal messages, by shopper.
+    pub personal: BTreeMap<String, Vec<Value>>,
+}
+
+/// Reads a batch of changes into what must be sent (pure: no I/O).
+pub fn outbox(changes: &[Change], now: DateTime<Utc>) -> Outbox {
+    let mut outbox = Outbox::default();
+    for change in changes {
+        if let Some(drop_id) = change
+            .pk
+            .strip_prefix("DROP#")
+            .and_then(|rest| rest.split_once("#SHARD#"))
+            .map(|(drop_id, _)| drop_id)
+        {
+            outbox.drops.insert(drop_id.to_string());
+        } else if let Some(drop_id) = change.pk.strip_prefix("QUEUE#")
+            && change.sk == "STATE"
+        {
+            outbox.drops.insert(drop_id.to_string());
+        } else if change.pk.starts_with("USER#") && change.sk.starts_with("TICKET#") {
+            if let Some(message) = ticket_message(change, now) {
+                outbox
+                    .personal
+                    .entry(message.0)
+                    .or_default()
+                    .push(message.1);
+            }
+        } else if change.pk.starts_with("RES#")
+            && let Some(message) = reservation_message(change, now)
+        {
+            outbox
+                .personal
+                .entry(message.0)
+                .or_default()
+                .push(message.1);
+        }
+    }
+    outbox
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: &Option<serde_dynamo::Item>) -> Option<T> {
+    item.as_ref()
+        .and_then(|item| serde_dynamo::from_item(item.clone()).ok())
+}
+
+/// A ticket that was numbered or changed status.
+fn ticket_message(change: &Change, now: DateTime<Utc>) -> Option<(String, Value)> {
+    let new: Ticket = decode(&change.new)?;
+    let old: Option<Ticket> = decode(&change.old);
+    let moved = old
+        .as_ref()
+        .is_none_or(|old| old.status != new.status || old.position != new.position);
+    moved.then(|| {
+        let message = TicketMessage {
+            kind: "ticket",
+            drop_id: new.drop_id.clone(),
+            ticket_id: new.id.clone(),
+            status: new.status,
+            position: new.position,
+            at: now,
+        };
+        (
+            new.shopper.clone(),
+            serde_json::to_value(message).expect("messages serialize"),
+        )
+    })
+}
+
+/// A reservation whose status changed (paid, pending, expired, released, refunded).
+fn reservation_message(change: &Change, now: DateTime<Utc>) -> Option<(String, Value)> {
+    let new: Reservation = decode(&change.new)?;
+    let old: Option<Reservation> = decode(&change.old);
+    let changed = old.as_ref().is_some_and(|old| old.status != new.status);
+    changed.then(|| {
+        let message = ReservationMessage {
+            kind: "reservation",
+            reservation_id: new.id.clone(),
+            drop_id: new.drop_id.clone(),
+            status: new.status,
+            at: now,
+        };
+        (
+            new.shopper.clone(),
+            serde_json::to_value(message).expect("messages serialize"),
+        )
+    })
+}
+
+/// What one fan-out did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct FanOutReport {
+    pub changes: usize,
+    /// `drop` messages composed (one per drop of the batch).
+    pub drop_messages: usize,
+    pub personal_messages: usize,
+    /// Posts to connections.
+    pub posts: usize,
+    /// Connections that answered `410 Gone`, now forgotten.
+    pub gone: usize,
+}
+
+/// Posts what a batch of changes means to everyone it concerns.
+pub async fn fan_out(
+    app: &App,
+    push: &dyn Push,
+    changes: &[Change],
+    now: DateTime<Utc>,
+) -> Result<FanOutReport> {
+    let outbox = outbox(changes, now);
+    let mut report = FanOutReport {
+        changes: changes.len(),
+        ..Default::default()
+    };
+    let mut deliveries: Vec<(String, Vec<u8>)> = Vec::new();
+    for drop_id in &outbox.drops {
+        let message = match drop_message(app, drop_id, now).await {
+            Ok(message) => message,
+            Err(ApiError::NotFound(_)) => continue,
+            Err(error) => return Err(error),
+        };
+        report.drop_messages += 1;
+        let bytes = serde_json::to_vec(&message).expect("messages serialize");
+        for connection in app.store.watchers(drop_id).await? {
+            deliveries.push((connection, bytes.clone()));
+        }
+    }
+    for (shopper, messages) in &outbox.personal {
+        let connections = app.store.shopper_connections(shopper).await?;
+        for message in messages {
+            report.personal_messages += 1;
+            let bytes = serde_json::to_vec(message).expect("messages serialize");
+            for connection in &connections {
+                deliveries.push((connection.clone(), bytes.clone()));
+            }
+        }
+    }
+    report.posts = deliveries.len();
+    let outcomes: Vec<(String, Result<Delivery>)> = stream::iter(deliveries)
+        .map(|(connection, bytes)| async move {
+            let delivered = push.post(&connection, &bytes).await;
+            (connection, delivered)
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut gone = BTreeSet::new();
+    for (connection, outcome) in outcomes {
+        match outcome {
+            Ok(Delivery::Delivered) => {}
+            Ok(Delivery::Gone) => {
+                gone.insert(connection);
+            }
+            // One unreachable connection never stops the others; the next change tries again.
+            Err(error) => {
+                tracing::warn!(connection, error = %crate::error::chain(&error), "post failed")
+            }
+        }
+    }
+    for connection in &gone {
+        app.store.forget_connection(connection).await?;
+    }
+    report.gone = gone.len();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(value: Value) -> serde_dynamo::Item {
+        serde_dynamo::to_item(value).unwrap()
+    }
+
+    #[test]
+    fn a_batch_becomes_one_message_per_drop_and_personal_messages_for_owners_only() {
+        let now = Utc::now();
+        let shard = |drop: &str, n: u32| Change {
+            pk: format!("DROP#{drop}#SHARD#{n:02}"),
+            sk: "SHARD".into(),
+            ..Default::default()
+        };
+        let mut changes: Vec<Change> = (0..500).map(|i| shard("d1", i % 10)).collect();
+        changes.push(shard("d2", 0));
+        changes.push(Change {
+            pk: "QUEUE#d3".into(),
+            sk: "STATE".into(),
+            ..Default::default()
+        });
+        let ticket = |status: &str, position: Option<u64>| {
+            item(
+                json!({ "id": "t1", "drop_id": "d3", "shopper": "ann", "joined_at": now,
+                "joined_at_us": 1, "cohort": true, "stripe": 0, "position": position, "status": status }),
+            )
+        };
+        changes.push(Change {
+            pk: "USER#ann".into(),
+            sk: "TICKET#d3".into(),
+            old: Some(ticket("waiting", Some(4))),
+            new: Some(ticket("admitted", Some(4))),
+        });
+        // A change that moves nothing a shopper sees sends nothing.
+        changes.push(Change {
+            pk: "USER#bob".into(),
+            sk: "TICKET#d3".into(),
+            old: Some(ticket("waiting", Some(9))),
+            new: Some(ticket("waiting", Some(9))),
+        });
+        let outbox = outbox(&changes, now);
+        assert_eq!(
+            outbox.drops.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["d1", "d2", "d3"]
+        );
+        assert_eq!(outbox.personal.len(), 1);
+        assert_eq!(outbox.personal["ann"][0]["type"], "ticket");
+        assert_eq!(outbox.personal["ann"][0]["status"], "admitted");
+    }
+
+    #[test]
+    fn unknown_and_malformed_frames_get_an_error_frame() {
+        assert_eq!(
+            unknown_frame(Some("{\"action\":\"dance\"}"))["code"],
+            "unknown_action"
+        );
+        assert_eq!(unknown_frame(Some("not json"))["code"], "malformed_frame");
+        assert_eq!(unknown_frame(None)["code"], "malformed_frame");
+    }
+}
