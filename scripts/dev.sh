@@ -98,26 +98,25 @@ pids+=($!)
 ) &
 pids+=($!)
 
-# Dev-only sign-in for the UI: tokens for a few demo shoppers and one admin, signed with the
-# local secret (in AWS the UI signs in with the identity provider instead). The UI is served from
-# a directory of links to web/ plus this config, so two stacks on other ports never collide.
-ui_dir="$TOOLS/ui-$UI_PORT"
-rm -rf "$ui_dir" && mkdir -p "$ui_dir"
-for file in "$ROOT"/web/*; do
-  [[ "$(basename "$file")" == dev-config.js ]] || ln -s "$file" "$ui_dir/"
-done
+# Dev-only sign-in for the storefront: tokens for a few demo shoppers and one admin, signed with
+# the local secret (in AWS the storefront signs in with Cognito's Hosted UI instead), written to
+# an ignored path with the endpoints; scripts/web.sh builds the storefront and serves it with it.
+ui_config="$TOOLS/ui-$UI_PORT/config.js"
+mkdir -p "$(dirname "$ui_config")"
 {
   echo "// Written by scripts/dev.sh for local development; never deployed."
   echo "window.BURST_CONFIG = {"
   echo "  api: \"http://127.0.0.1:$API_PORT\","
+  echo "  ws: \"ws://127.0.0.1:$WS_PORT\","
   echo "  devTokens: {"
   for user in alice bob carol; do echo "    \"$user\": \"$("$BIN"/burst-dev token "$user")\","; done
   echo "    \"admin\": \"$("$BIN"/burst-dev token admin --admin)\""
   echo "  }"
   echo "};"
-} >"$ui_dir/dev-config.js"
-python3 -m http.server "$UI_PORT" --bind 127.0.0.1 --directory "$ui_dir" >"$LOG_DIR/ui.log" 2>&1 &
+} >"$ui_config"
+scripts/web.sh serve "$UI_PORT" "$ui_config" >"$LOG_DIR/ui.log" 2>&1 &
 pids+=($!)
+wait_for_port "$UI_PORT" "the storefront" 3000
 
 cat <<BANNER
 
