@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The browser check: the whole local stack (scripts/dev.sh) on ports and a table of its own, then
-# tests/ui/e2e.cjs drives the UI in headless Chromium: claim, pay on the Checkout page, the paid
-# order, the admin's ledger. Needs Debian's chromium (`apt-get install chromium`).
+# tests/ui/e2e.cjs drives the storefront in headless Chromium — the operator creates a queued
+# drop, two shoppers join (proof of work), are drawn, claim, release, pay on the Checkout page and
+# verify the draw; the operator's ledger and pause — with axe-core and overflow checks on every
+# page, the performance budgets (tests/ui/budgets.json) and screenshots in .tools/ui-check/shots.
+# Needs Debian's chromium (`apt-get install chromium`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -11,23 +14,33 @@ if [[ ! -x "$CHROMIUM" ]]; then
   echo "ui-e2e: skipped — no Chromium at $CHROMIUM (apt-get install chromium); CI installs it"
   exit 0
 fi
+# The test's own tools, pinned (the storefront's dependencies are web/package-lock.json's).
 node_dir="$TOOLS/ui-node"
-[[ -d "$node_dir/node_modules/playwright-core" ]] \
-  || npm install --prefix "$node_dir" --no-audit --no-fund playwright-core >/dev/null
+if [[ ! -d "$node_dir/node_modules/playwright-core" || ! -d "$node_dir/node_modules/axe-core" ]]; then
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error playwright-core@1.65.1 axe-core@4.14.1 >/dev/null
+fi
 
 export API_PORT="${UI_CHECK_API_PORT:-9200}" UI_PORT="${UI_CHECK_UI_PORT:-8280}"
+export WS_PORT="${UI_CHECK_WS_PORT:-9201}" WS_MANAGEMENT_PORT="${UI_CHECK_WS_MANAGEMENT_PORT:-9202}"
 export STRIPE_EMULATOR_PORT="${UI_CHECK_STRIPE_PORT:-12211}"
 export TABLE_NAME="burst-ui-check-$$" LOG_DIR="$TOOLS/ui-check"
+rm -rf "$LOG_DIR/shots"
 mkdir -p "$LOG_DIR"
 
 setsid scripts/dev.sh >"$LOG_DIR/dev.out" 2>&1 &
 dev=$!
 trap 'kill -TERM -- -$dev 2>/dev/null || true; wait $dev 2>/dev/null || true' EXIT
-wait_for_port "$UI_PORT" "the UI of the check's stack" 3000
+# The Rust build (first run) and the storefront's npm ci + Vite build happen before the UI port
+# answers.
+until port_answers "$UI_PORT"; do
+  kill -0 $dev 2>/dev/null || { echo "the stack stopped:"; tail -20 "$LOG_DIR/dev.out"; tail -20 "$LOG_DIR/ui.log" 2>/dev/null; exit 1; }
+  sleep 0.5
+done
 until curl -sf "http://127.0.0.1:$API_PORT/drops" | grep -q '"id"'; do
   kill -0 $dev 2>/dev/null || { echo "the stack stopped:"; tail -20 "$LOG_DIR/dev.out"; exit 1; }
   sleep 0.5
 done
 
-CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" \
-  node tests/ui/e2e.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR/e2e.png"
+CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" WEB_DIST="$ROOT/web/dist" \
+  STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT" \
+  node tests/ui/e2e.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR"

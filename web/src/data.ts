@@ -1,0 +1,235 @@
+// What the pages show, kept fresh: drops (live counters from the WebSocket, else polling the
+// API), queue status documents (ETag, honouring poll_after_ms), the shopper's tickets and holds.
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError } from "./api";
+import { auth } from "./auth";
+import { isLive, liveStatus, onLive, watchDrop } from "./live";
+import { createStore, useStore } from "./store";
+import type { Drop, Order, QueueStatus, Reservation, Ticket } from "./types";
+
+export const drops = createStore<{ list: Drop[] | null; byId: Record<string, Drop>; error?: unknown; at?: number }>({ list: null, byId: {} });
+export const queues = createStore<Record<string, QueueStatus>>({});
+
+function putDrop(drop: Drop) {
+  drops.set((s) => ({
+    byId: { ...s.byId, [drop.id]: drop },
+    list: s.list ? s.list.map((d) => (d.id === drop.id ? drop : d)) : s.list,
+  }));
+}
+
+// Live pushes: a drop's numbers (and the queue's serving / waiting).
+onLive((message) => {
+  if (message.type !== "drop" || !message.drop_id) return;
+  const id = message.drop_id;
+  const current = drops.get().byId[id];
+  if (current) {
+    putDrop({
+      ...current,
+      available: Number(message.available ?? current.available),
+      held: Number(message.held ?? current.held),
+      sold: Number(message.sold ?? current.sold),
+      status: (message.status as Drop["status"]) ?? current.status,
+    });
+  }
+  const queue = queues.get()[id];
+  if (queue && typeof message.serving === "number") {
+    queues.set({ [id]: { ...queue, serving: message.serving, waiting: Number(message.waiting ?? queue.waiting), available: Number(message.available ?? queue.available) } });
+  }
+});
+
+export async function loadDrops(): Promise<Drop[]> {
+  try {
+    const all: Drop[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { drops: Drop[]; next_cursor: string | null } = await api("GET", `/drops?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { auth: false });
+      all.push(...page.drops);
+      cursor = page.next_cursor;
+    } while (cursor && all.length < 500);
+    drops.set((s) => ({ list: all, byId: { ...s.byId, ...Object.fromEntries(all.map((d) => [d.id, d])) }, error: undefined, at: Date.now() }));
+    return all;
+  } catch (error) {
+    drops.set({ error });
+    throw error;
+  }
+}
+
+export async function loadDrop(id: string): Promise<Drop> {
+  const drop = await api<Drop>("GET", `/drops/${id}`, { auth: false });
+  putDrop(drop);
+  return drop;
+}
+
+export async function loadQueue(id: string): Promise<QueueStatus> {
+  const status = await api<QueueStatus>("GET", `/drops/${id}/queue`, { auth: false, conditional: true });
+  queues.set({ [id]: status });
+  return status;
+}
+
+/** A loop that runs `tick`, then waits what it answers (ms); stops on unmount. */
+export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
+  useEffect(() => {
+    let stopped = false;
+    let timer = 0;
+    let wake: (() => void) | null = null;
+    const run = async () => {
+      while (!stopped) {
+        let wait = 5000;
+        try {
+          wait = await tick();
+        } catch (error) {
+          wait = error instanceof ApiError && error.retryAfter ? error.retryAfter * 1000 : 4000;
+        }
+        if (stopped) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = window.setTimeout(resolve, Math.max(500, wait));
+        });
+      }
+    };
+    void run();
+    // The socket coming back or dropping changes the cadence at once.
+    const off = liveStatus.subscribe(() => {
+      clearTimeout(timer);
+      wake?.();
+    });
+    const wakeNow = () => {
+      clearTimeout(timer);
+      wake?.();
+    };
+    addEventListener("online", wakeNow);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      off();
+      removeEventListener("online", wakeNow);
+    };
+  }, deps);
+}
+
+/** The drop list, live. */
+export function useDrops() {
+  const state = useStore(drops);
+  const ids = (state.list ?? []).map((d) => d.id).join(",");
+  useLoop(async () => {
+    await loadDrops();
+    return isLive() ? 30_000 : 4_000;
+  }, []);
+  useEffect(() => {
+    const offs = ids ? ids.split(",").map(watchDrop) : [];
+    return () => offs.forEach((off) => off());
+  }, [ids]);
+  return state;
+}
+
+/** One drop and its queue status, live. */
+export function useDrop(id: string) {
+  const state = useStore(drops);
+  const queueState = useStore(queues);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => watchDrop(id), [id]);
+  useLoop(async () => {
+    try {
+      const drop = await loadDrop(id);
+      setError(null);
+      let wait = isLive() ? 15_000 : 3_000;
+      if (drop.queue) {
+        const status = await loadQueue(id);
+        if (!isLive()) wait = Math.min(wait, Math.max(1000, status.poll_after_ms));
+      }
+      return wait;
+    } catch (e) {
+      setError(e);
+      throw e;
+    }
+  }, [id]);
+  return { drop: state.byId[id] as Drop | undefined, queue: queueState[id] as QueueStatus | undefined, error };
+}
+
+// ---- The shopper's own things ----
+
+function holdKey() {
+  return `burst.holds.${auth.get().identity?.sub ?? "anon"}`;
+}
+/** Reservation ids this browser made, by drop (the API has no "my holds" list). */
+export function rememberedHolds(): Record<string, string> {
+  try {
+    return JSON.parse(localStorage.getItem(holdKey()) ?? "{}") as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+export function rememberHold(dropId: string, reservationId: string) {
+  localStorage.setItem(holdKey(), JSON.stringify({ ...rememberedHolds(), [dropId]: reservationId }));
+  mine.set({ holdsVersion: mine.get().holdsVersion + 1 });
+}
+
+export const mine = createStore<{
+  tickets: Record<string, Ticket | null>;
+  reservations: Record<string, Reservation & { receivedAt: number }>;
+  holdsVersion: number;
+}>({ tickets: {}, reservations: {}, holdsVersion: 0 });
+
+auth.subscribe(() => mine.set({ tickets: {}, reservations: {}, holdsVersion: mine.get().holdsVersion + 1 }));
+
+export async function loadTicket(dropId: string): Promise<Ticket | null> {
+  try {
+    const { ticket } = await api<{ ticket: Ticket }>("GET", `/drops/${dropId}/queue/me`);
+    mine.set((s) => ({ tickets: { ...s.tickets, [dropId]: ticket } }));
+    return ticket;
+  } catch (error) {
+    if (error instanceof ApiError && (error.code === "not_in_queue" || error.code === "unauthenticated")) {
+      mine.set((s) => ({ tickets: { ...s.tickets, [dropId]: null } }));
+      return null;
+    }
+    throw error;
+  }
+}
+
+export function putTicket(ticket: Ticket) {
+  mine.set((s) => ({ tickets: { ...s.tickets, [ticket.drop_id]: ticket } }));
+}
+
+export async function loadReservation(id: string): Promise<Reservation> {
+  const { reservation } = await api<{ reservation: Reservation }>("GET", `/reservations/${id}`);
+  putReservation(reservation);
+  return reservation;
+}
+
+export function putReservation(reservation: Reservation) {
+  mine.set((s) => ({ reservations: { ...s.reservations, [reservation.id]: { ...reservation, receivedAt: Date.now() } } }));
+}
+
+/** Seconds left on a hold, from the server's own count (immune to a wrong device clock). */
+export function holdSecondsLeft(r: Reservation & { receivedAt: number }, now = Date.now()): number {
+  if (r.status !== "held") return 0;
+  return Math.max(0, r.seconds_left - (now - r.receivedAt) / 1000);
+}
+
+// Personal pushes: refresh what moved.
+const personalListeners = new Set<(type: string, dropId: string) => void>();
+export function onPersonal(listener: (type: string, dropId: string) => void) {
+  personalListeners.add(listener);
+  return () => personalListeners.delete(listener);
+}
+onLive((message) => {
+  if (message.type === "ticket" && message.drop_id) {
+    const ticket = mine.get().tickets[message.drop_id];
+    if (ticket && ticket.id === message.ticket_id) {
+      putTicket({ ...ticket, status: message.status as Ticket["status"], position: (message.position as number | null) ?? ticket.position });
+    }
+    personalListeners.forEach((l) => l("ticket", message.drop_id!));
+  } else if (message.type === "reservation" && typeof message.reservation_id === "string") {
+    const current = mine.get().reservations[message.reservation_id];
+    if (current) putReservation({ ...current, status: message.status as Reservation["status"], seconds_left: message.status === "held" ? holdSecondsLeft(current) : 0 });
+    personalListeners.forEach((l) => l("reservation", String(message.drop_id ?? "")));
+  }
+});
+
+export const orders = createStore<{ list: Order[] | null; error?: unknown }>({ list: null });
+export async function loadOrders(): Promise<Order[]> {
+  const { orders: list } = await api<{ orders: Order[] }>("GET", "/me/orders");
+  orders.set({ list, error: undefined });
+  return list;
+}
+auth.subscribe(() => orders.set({ list: null }));

@@ -1,0 +1,133 @@
+// The API's shapes (docs/openapi.yaml), plus the drop-mode fields of issue 11 as optional.
+export interface Price {
+  amount: number;
+  currency: string;
+}
+
+export type DropStatus = "upcoming" | "live" | "sold_out" | "ended";
+
+export interface QueueSettings {
+  opens_at: string;
+  admit_per_minute?: number;
+  admission_seconds: number;
+  proof_of_work: boolean;
+  ip_joins_per_minute: number;
+}
+
+export interface Drop {
+  id: string;
+  name: string;
+  description: string;
+  price: Price;
+  total_units: number;
+  starts_at: string;
+  ends_at?: string;
+  per_user_limit: number;
+  hold_seconds: number;
+  shard_count: number;
+  created_at: string;
+  available: number;
+  held: number;
+  sold: number;
+  status: DropStatus;
+  queue?: QueueSettings;
+  // Issue 11 (feature-detected):
+  mode?: "queue" | "raffle";
+  raffle?: { entries_close_at: string; claim_window_seconds: number };
+  early_access?: { group: string; starts_at: string }[];
+  price_schedule?: { at: string; amount: number }[];
+  price_now?: Price | number;
+  paused?: boolean;
+}
+
+export type QueuePhase = "upcoming" | "prequeue" | "open" | "sold_out" | "ended" | "paused";
+
+export interface QueueStatus {
+  drop_id: string;
+  phase: QueuePhase;
+  opens_at: string;
+  starts_at: string;
+  seed_commitment: string;
+  seed: string | null;
+  cohort_size: number | null;
+  serving: number;
+  waiting: number;
+  admitted_per_minute: number;
+  available: number;
+  poll_after_ms: number;
+}
+
+export type TicketStatus = "waiting" | "admitted" | "claimed" | "expired" | "closed";
+
+export interface Ticket {
+  id: string;
+  drop_id: string;
+  status: TicketStatus;
+  position: number | null;
+  ahead: number | null;
+  eta_seconds: { p50: number; p90: number } | null;
+  admission: { token: string; expires_at: string } | null;
+  poll_after_ms: number;
+  beyond_stock: boolean;
+  joined_at: string;
+}
+
+export type ReservationStatus = "held" | "payment_pending" | "paid" | "expired" | "released" | "refunded";
+
+export interface Reservation {
+  id: string;
+  drop_id: string;
+  quantity: number;
+  status: ReservationStatus;
+  expires_at: string;
+  seconds_left: number;
+  created_at: string;
+  price?: Price;
+}
+
+export type OrderStatus = "paid" | "payment_pending" | "payment_failed" | "refunding" | "refunded" | "disputed";
+
+export interface Order {
+  id: string;
+  drop_id: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  status: OrderStatus;
+  created_at: string;
+  paid_at: string | null;
+  refunded_at?: string;
+  refund_reason?: string;
+  amount_refunded?: number;
+  dispute_status?: string;
+}
+
+export interface Audit {
+  drop_id: string;
+  total_units: number;
+  available: number;
+  held: number;
+  expired_pending: number;
+  payment_pending: number;
+  sold: number;
+  refunded_after_sale: number;
+  disputed: number;
+  consistent: boolean;
+  problems: string[];
+  shards: { shard: number; units: number; available: number; held: number; sold: number; held_by_reservations: number; sold_by_orders: number }[];
+  checked_at: string;
+}
+
+export interface DrawProof {
+  drop_id: string;
+  seed: string;
+  seed_commitment: string;
+  cohort: string[];
+}
+
+export interface AdminEvent {
+  at: string;
+  actor: string;
+  action: string;
+  details?: unknown;
+}
