@@ -174,7 +174,8 @@ function firstLoadBytes() {
   };
 }
 
-async function measure(browser, label, viewport, cpu) {
+/** One cold load of the drops page: FCP, LCP, TBT (long tasks over 50 ms), CLS. */
+async function measureOnce(browser, viewport, cpu) {
   const context = await browser.newContext({ viewport });
   await context.addInitScript(() => {
     const perf = (window.__perf = { lcp: 0, cls: 0, tbt: 0, longtasks: 0 });
@@ -197,7 +198,16 @@ async function measure(browser, label, viewport, cpu) {
     return { ...window.__perf, fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, jsRequests: js.length };
   });
   await context.close();
-  const rounded = { fcp_ms: Math.round(m.fcp), lcp_ms: Math.round(m.lcp), tbt_ms: Math.round(m.tbt), cls: Number(m.cls.toFixed(3)), dcl_ms: Math.round(m.dcl), load_ms: Math.round(m.load), js_requests: m.jsRequests };
+  return m;
+}
+
+/** The median of three cold loads (a shared CI machine is noisy), against budgets.json. */
+async function measure(browser, label, viewport, cpu) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push(await measureOnce(browser, viewport, cpu));
+  const median = (key) => runs.map((r) => r[key]).sort((a, b) => a - b)[1];
+  const m = Object.fromEntries(["fcp", "lcp", "tbt", "cls", "dcl", "load", "jsRequests"].map((k) => [k, median(k)]));
+  const rounded = { fcp_ms: Math.round(m.fcp), lcp_ms: Math.round(m.lcp), tbt_ms: Math.round(m.tbt), cls: Number(m.cls.toFixed(3)), dcl_ms: Math.round(m.dcl), load_ms: Math.round(m.load), js_requests: m.jsRequests, runs: runs.map((r) => ({ lcp: Math.round(r.lcp), tbt: Math.round(r.tbt) })) };
   report.budgets[label] = rounded;
   const over = [];
   if (rounded.fcp_ms > BUDGETS.fcp_ms) over.push(`FCP ${rounded.fcp_ms} ms > ${BUDGETS.fcp_ms}`);

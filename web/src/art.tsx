@@ -1,3 +1,5 @@
+import { Component } from "preact";
+
 // Generated product art: an SVG composition drawn deterministically from the drop id (palette,
 // object, orbit, particles). No images, no external assets; the same drop always looks the same.
 
@@ -35,7 +37,17 @@ interface ArtProps {
   class?: string;
 }
 
-export function DropArt({ id, name, muted, class: cls }: ArtProps) {
+/** The art never changes for a drop: skip re-rendering it when live numbers tick. */
+export class DropArt extends Component<ArtProps> {
+  shouldComponentUpdate(next: ArtProps) {
+    return next.id !== this.props.id || next.name !== this.props.name || next.muted !== this.props.muted || next.class !== this.props.class;
+  }
+  render(props: ArtProps) {
+    return <Art {...props} />;
+  }
+}
+
+function Art({ id, name, muted, class: cls }: ArtProps) {
   const r = prng(id);
   const { a, b } = palette(id);
   const A = `hsl(${a} 100% 62%)`;
@@ -44,7 +56,7 @@ export function DropArt({ id, name, muted, class: cls }: ArtProps) {
   const kind = Math.floor(r() * 4); // 0 orb, 1 prism, 2 ring stack, 3 capsule
   const tilt = Math.round(r() * 50 - 25);
   const cx = 200 + Math.round(r() * 60 - 30);
-  const stars = Array.from({ length: 26 }, () => [Math.round(r() * 400), Math.round(r() * 170), (r() * 1.4 + 0.3).toFixed(2), (r() * 0.6 + 0.2).toFixed(2)]);
+  const stars = Array.from({ length: 16 }, () => [Math.round(r() * 400), Math.round(r() * 170), (r() * 1.4 + 0.3).toFixed(2), (r() * 0.6 + 0.2).toFixed(2)]);
   const letter = (name.trim()[0] ?? "B").toUpperCase();
   const lines = Array.from({ length: 9 }, (_, i) => i);
   return (
@@ -70,9 +82,16 @@ export function DropArt({ id, name, muted, class: cls }: ArtProps) {
           <stop offset="0" stop-color={B} stop-opacity="0" />
           <stop offset="1" stop-color={B} stop-opacity="0.55" />
         </linearGradient>
-        <filter id={`glow-${key}`} x="-50%" y="-50%" width="200%" height="200%">
-          <feGaussianBlur stdDeviation="14" />
-        </filter>
+        {/* Glows are radial gradients, not blur filters: cheap to paint on a phone. */}
+        <radialGradient id={`glow-${key}`}>
+          <stop offset="0" stop-color={A} stop-opacity="0.75" />
+          <stop offset="0.45" stop-color={B} stop-opacity="0.3" />
+          <stop offset="1" stop-color={B} stop-opacity="0" />
+        </radialGradient>
+        <radialGradient id={`pool-${key}`}>
+          <stop offset="0" stop-color={A} stop-opacity="0.55" />
+          <stop offset="1" stop-color={A} stop-opacity="0" />
+        </radialGradient>
       </defs>
       <rect width="400" height="300" fill={`url(#bg-${key})`} />
       <text x="392" y="286" text-anchor="end" font-size="210" font-weight="900" fill={A} opacity="0.06" font-family="inherit">
@@ -90,9 +109,9 @@ export function DropArt({ id, name, muted, class: cls }: ArtProps) {
           <path d={`M0 ${y} H400`} stroke={B} stroke-opacity={(y - 200) / 260} />
         ))}
       </g>
-      <ellipse cx={cx} cy="214" rx="96" ry="12" fill={A} opacity="0.35" filter={`url(#glow-${key})`} />
+      <ellipse cx={cx} cy="214" rx="130" ry="22" fill={`url(#pool-${key})`} />
       <g class="art-object" style={{ transformOrigin: `${cx}px 130px` }}>
-        <circle cx={cx} cy="128" r="62" fill={`url(#fill-${key})`} opacity="0.5" filter={`url(#glow-${key})`} />
+        <circle cx={cx} cy="128" r="118" fill={`url(#glow-${key})`} />
         {kind === 0 && (
           <g>
             <circle cx={cx} cy="128" r="58" fill={`url(#fill-${key})`} />

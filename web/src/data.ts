@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "./api";
 import { auth } from "./auth";
-import { isLive, liveStatus, onLive, watchDrop } from "./live";
+import { isLive, liveStatus, onLive, watchDrop, type LiveMessage } from "./live";
 import { createStore, useStore } from "./store";
 import type { Drop, Order, QueueStatus, Reservation, Ticket } from "./types";
 
@@ -17,25 +17,44 @@ function putDrop(drop: Drop) {
   }));
 }
 
-// Live pushes: a drop's numbers (and the queue's serving / waiting).
+// Live pushes: a drop's numbers (and the queue's serving / waiting), applied at most every
+// 150 ms so a burst of messages (a page subscribing to every drop) renders once.
+const pendingDrops = new Map<string, LiveMessage>();
+let flushTimer = 0;
 onLive((message) => {
   if (message.type !== "drop" || !message.drop_id) return;
-  const id = message.drop_id;
-  const current = drops.get().byId[id];
+  pendingDrops.set(message.drop_id, message);
+  if (!flushTimer) flushTimer = window.setTimeout(flushDrops, 150);
+});
+
+function flushDrops() {
+  flushTimer = 0;
+  const batch = [...pendingDrops.values()];
+  pendingDrops.clear();
+  const byId = { ...drops.get().byId };
+  const queueUpdates: Record<string, QueueStatus> = {};
+  for (const message of batch) applyDropMessage(message, byId, queueUpdates);
+  drops.set((s) => ({ byId, list: s.list ? s.list.map((d) => byId[d.id] ?? d) : s.list }));
+  if (Object.keys(queueUpdates).length) queues.set(queueUpdates);
+}
+
+function applyDropMessage(message: LiveMessage, byId: Record<string, Drop>, queueUpdates: Record<string, QueueStatus>) {
+  const id = message.drop_id!;
+  const current = byId[id];
   if (current) {
-    putDrop({
+    byId[id] = {
       ...current,
       available: Number(message.available ?? current.available),
       held: Number(message.held ?? current.held),
       sold: Number(message.sold ?? current.sold),
       status: (message.status as Drop["status"]) ?? current.status,
-    });
+    };
   }
   const queue = queues.get()[id];
   if (queue && typeof message.serving === "number") {
-    queues.set({ [id]: { ...queue, serving: message.serving, waiting: Number(message.waiting ?? queue.waiting), available: Number(message.available ?? queue.available) } });
+    queueUpdates[id] = { ...queue, serving: message.serving, waiting: Number(message.waiting ?? queue.waiting), available: Number(message.available ?? queue.available) };
   }
-});
+}
 
 export async function loadDrops(): Promise<Drop[]> {
   try {

@@ -1,16 +1,12 @@
-import { render } from "preact";
+import { render, type JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { network } from "./api";
 import { auth, cognitoSignIn, devNames, initAuth, signOut, switchDev, usesCognito } from "./auth";
 import { configured } from "./config";
 import { liveStatus, reconnectLive, startLive } from "./live";
-import { DropPage } from "./pages/drop";
 import { DropsPage } from "./pages/drops";
-import { OpsDropPage, OpsPage } from "./pages/ops";
-import { OrderPage, OrdersPage, ReturnPage } from "./pages/orders";
-import { VerifyPage } from "./pages/verify";
 import { useNow, useStore } from "./store";
-import { Link, Notice } from "./ui";
+import { Link, Notice, Skeleton } from "./ui";
 import "./styles.css";
 
 // Stripe Checkout comes back to the origin with ?reservation=…&checkout=success|cancel: turn it
@@ -23,6 +19,34 @@ function adoptReturn() {
     history.replaceState(null, "", `${location.pathname}#/return/${encodeURIComponent(reservation)}/${outcome === "success" ? "success" : "cancel"}`);
   }
 }
+
+// The drops list is the first load; every other page loads when first visited (and is
+// prefetched once the list has rendered).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function lazyPage<C extends (props: any) => JSX.Element>(load: () => Promise<C>): C {
+  let Page: C | null = null;
+  let loading: Promise<void> | null = null;
+  return function LazyPage(props: object) {
+    const [, loaded] = useState(0);
+    if (Page) { const P = Page as (p: object) => JSX.Element; return <P {...props} />; }
+    loading ??= load().then((page) => {
+      Page = page;
+    });
+    void loading.then(() => loaded(1));
+    return (
+      <div class="page narrow" aria-busy="true">
+        <Skeleton lines={4} />
+      </div>
+    );
+  } as C;
+}
+const DropPage = lazyPage(() => import("./pages/drop").then((m) => m.DropPage));
+const VerifyPage = lazyPage(() => import("./pages/verify").then((m) => m.VerifyPage));
+const ReturnPage = lazyPage(() => import("./pages/orders").then((m) => m.ReturnPage));
+const OrderPage = lazyPage(() => import("./pages/orders").then((m) => m.OrderPage));
+const OrdersPage = lazyPage(() => import("./pages/orders").then((m) => m.OrdersPage));
+const OpsPage = lazyPage(() => import("./pages/ops").then((m) => m.OpsPage));
+const OpsDropPage = lazyPage(() => import("./pages/ops").then((m) => m.OpsDropPage));
 
 function useRoute(): string {
   const [hash, setHash] = useState(location.hash);
@@ -206,4 +230,7 @@ adoptReturn();
 void initAuth().finally(() => {
   startLive();
   render(<App />, document.getElementById("app")!);
+  // Warm the drop page's chunk once the browser is idle, so the first tap on a drop is instant.
+  const idle = (window as { requestIdleCallback?: (cb: () => void) => void }).requestIdleCallback ?? ((cb: () => void) => setTimeout(cb, 1500));
+  idle(() => void import("./pages/drop"));
 });

@@ -2,7 +2,6 @@ import { DropArt } from "../art";
 import { human } from "../api";
 import { useDrops } from "../data";
 import { currentPrice, plural, price } from "../format";
-import { useNow } from "../store";
 import type { Drop } from "../types";
 import { Chip, Countdown, Meter, Notice, Skeleton } from "../ui";
 
@@ -64,7 +63,8 @@ const ORDER: Record<string, number> = { live: 0, upcoming: 1, sold_out: 2, ended
 
 export function DropsPage() {
   const state = useDrops();
-  const now = useNow();
+  // Not useNow(): only the countdowns tick; the list re-renders when the data moves.
+  const now = Date.now();
   const list = [...(state.list ?? [])].sort((a, b) => ORDER[a.status] - ORDER[b.status] || Date.parse(a.starts_at) - Date.parse(b.starts_at));
   const live = list.filter((d) => d.status === "live").length;
   return (
