@@ -446,6 +446,31 @@ async function measure(browser, label, viewport, cpu) {
       });
       await sweep(page, label, { shots: [390] });
     }
+    await step("drop modes (issue 11) render from the drop's fields: raffle, price schedule, early access, paused", async () => {
+      // The API does not serve these fields yet: the browser adds them to the real answer.
+      const solstice = await demo("Solstice Watch");
+      const url = `${config.api}/drops/${solstice.id}`;
+      const at = (minutes) => new Date(Date.now() + minutes * 60_000).toISOString();
+      await page.route(url, async (route) => {
+        const response = await route.fetch();
+        const drop = await response.json();
+        Object.assign(drop, {
+          mode: "raffle",
+          raffle: { entries_close_at: at(60 * 60), claim_window_seconds: 600 },
+          price_schedule: [{ at: at(-10), amount: 119000 }, { at: at(90), amount: 99000 }],
+          early_access: [{ group: "vip", starts_at: at(60 * 70) }],
+          paused: true,
+        });
+        await route.fulfill({ response, json: drop });
+      });
+      await page.goto(`${uiUrl}/#/drop/${solstice.id}`);
+      await page.getByText("Published price schedule").waitFor();
+      for (const text of ["€1,190.00", "Paused by the operator", "Entries open in"]) await page.getByText(text).first().waitFor();
+      await page.locator(".chip-vip", { hasText: "vip" }).waitFor();
+      await page.locator(".chip", { hasText: /^Raffle$/ }).waitFor();
+      await sweep(page, "drop-modes", { shots: [390, 1440] });
+      await page.unroute(url);
+    });
     await step("the cancelled-checkout return page", async () => {
       const aurora = await demo("Aurora Runner");
       await page.goto(`${uiUrl}/#/drop/${aurora.id}`);
@@ -462,7 +487,7 @@ async function measure(browser, label, viewport, cpu) {
 
     await step("offline: a banner says so and the page recovers by itself", async () => {
       await page.goto(uiUrl);
-      await page.locator(".drop-card").first().waitFor();
+      await page.locator(".drop-card h2 a").first().waitFor();
       await alice.context.setOffline(true);
       await page.locator(".bar-warn").waitFor({ timeout: 20_000 });
       await shot(page, "offline");

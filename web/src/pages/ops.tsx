@@ -373,6 +373,69 @@ function Ledger({ audit }: { audit: Audit }) {
 
 type Support = "unknown" | "yes" | "no";
 
+/** PATCH /admin/drops/{id} (issue 11): settings can change until the drop opens. */
+function EditDrop({ drop }: { drop: Drop }) {
+  const toLocal = (value?: string) => (value ? local(new Date(value)).slice(0, 19) : "");
+  const [f, setF] = useState({ name: drop.name, description: drop.description, starts: toLocal(drop.starts_at), ends: toLocal(drop.ends_at), opens: toLocal(drop.queue?.opens_at) });
+  const [state, setState] = useState<{ busy?: boolean; tone?: "ok" | "warn" | "error"; message?: string }>({});
+  const opened = Date.parse(drop.queue?.opens_at ?? drop.starts_at) <= Date.now();
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setState({ busy: true });
+    const body: Record<string, unknown> = {};
+    if (f.name !== drop.name) body.name = f.name;
+    if (f.description !== drop.description) body.description = f.description;
+    if (f.starts !== toLocal(drop.starts_at)) body.starts_at = iso(f.starts);
+    if (f.ends !== toLocal(drop.ends_at)) body.ends_at = iso(f.ends) ?? null;
+    if (drop.queue && f.opens !== toLocal(drop.queue.opens_at)) body.queue = { opens_at: iso(f.opens) };
+    try {
+      await api("PATCH", `/admin/drops/${drop.id}`, { body });
+      await loadDrop(drop.id);
+      setState({ tone: "ok", message: "Saved." });
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 405) && (err.code === "not_found" || err.code.startsWith("http_"))) {
+        setState({ tone: "warn", message: `Editing isn't available on this API yet (PATCH /admin/drops/{id} answered ${err.status}).` });
+      } else setState({ tone: "error", message: human(err) });
+    }
+  };
+  return (
+    <details class="panel edit">
+      <summary>Edit settings{opened ? " (locked: the drop has opened)" : ""}</summary>
+      <form class="form" onSubmit={save}>
+        <label>
+          <span>Name</span>
+          <input required maxLength={120} value={f.name} onInput={set("name")} disabled={opened} />
+        </label>
+        <label>
+          <span>Description</span>
+          <textarea maxLength={2000} rows={2} value={f.description} onInput={set("description")} disabled={opened} />
+        </label>
+        <div class="form-grid">
+          {drop.queue && (
+            <label>
+              <span>Queue opens</span>
+              <input type="datetime-local" step="1" value={f.opens} onInput={set("opens")} disabled={opened} />
+            </label>
+          )}
+          <label>
+            <span>Starts</span>
+            <input type="datetime-local" step="1" value={f.starts} onInput={set("starts")} disabled={opened} />
+          </label>
+          <label>
+            <span>Ends</span>
+            <input type="datetime-local" step="1" value={f.ends} onInput={set("ends")} disabled={opened} />
+          </label>
+        </div>
+        {state.message && <Notice tone={state.tone} live>{state.message}</Notice>}
+        <button class="btn btn-ghost" type="submit" disabled={opened || state.busy}>
+          Save changes
+        </button>
+      </form>
+    </details>
+  );
+}
+
 export function OpsDropPage({ id }: { id: string }) {
   const admin = useAdmin();
   const drop = useStore(dropsStore).byId[id];
@@ -469,7 +532,10 @@ export function OpsDropPage({ id }: { id: string }) {
         </Notice>
       ) : null}
       <div class="ops-grid">
-        {audit ? <Ledger audit={audit} /> : <section class="panel"><Skeleton lines={6} /></section>}
+        <div class="ops-main">
+          {audit ? <Ledger audit={audit} /> : <section class="panel"><Skeleton lines={6} /></section>}
+          {drop && <EditDrop drop={drop} key={drop.id} />}
+        </div>
         <div class="ops-side">
           <section class="panel" aria-labelledby="queue-h">
             <h2 id="queue-h">Queue</h2>
