@@ -44,3 +44,19 @@ done
 CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" WEB_DIST="$ROOT/web/dist" \
   STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT" \
   node tests/ui/e2e.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR"
+
+# UPDATE_DOCS_SCREENSHOTS=1: refresh the committed screenshots (docs/screenshots) from this run,
+# quantized with pngquant (`apt-get install pngquant`) to stay under 120 KB each.
+if [[ "${UPDATE_DOCS_SCREENSHOTS:-}" == 1 ]]; then
+  command -v pngquant >/dev/null || { echo "UPDATE_DOCS_SCREENSHOTS needs pngquant"; exit 1; }
+  mkdir -p docs/screenshots
+  for name in drops-1440 drops-390 pre-queue-390 queue-position-390 queue-position-1440 hold-390 \
+    return-success-1440 verify-1440 ops-sold-1440 drop-modes-1440; do
+    shot=$(ls "$LOG_DIR"/shots/[0-9][0-9]-"$name".png 2>/dev/null | tail -1)
+    [[ -n "$shot" ]] || { echo "no screenshot $name"; continue; }
+    out="docs/screenshots/$name.png"
+    pngquant 256 --speed 1 --force --output "$out" "$shot"
+    if (($(stat -c %s "$out") > 120000)); then pngquant 128 --nofs --speed 1 --force --output "$out" "$shot"; fi
+    echo "docs/screenshots/$name.png: $(($(stat -c %s "$out") / 1024)) KB"
+  done
+fi

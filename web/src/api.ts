@@ -2,6 +2,7 @@
 // and human sentences for every code a shopper can meet.
 import { bearer } from "./auth";
 import { config } from "./config";
+import { dateTime } from "./format";
 import { createStore } from "./store";
 
 export class ApiError extends Error {
@@ -76,7 +77,7 @@ export async function api<T>(method: string, path: string, options: RequestOptio
   return data as T;
 }
 
-const when = (iso: unknown) => (typeof iso === "string" ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "later");
+const when = (iso: unknown) => (typeof iso === "string" ? dateTime(iso) : "later");
 
 /** What an error means for the shopper, in their words. */
 export function human(error: unknown): string {

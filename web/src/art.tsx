@@ -37,6 +37,11 @@ interface ArtProps {
   class?: string;
 }
 
+/** Small circles as one path: `M x-r y a r r 0 1 0 2r 0 a r r 0 1 0 -2r 0` each. */
+function dots(points: readonly (readonly [number, number, number])[]): string {
+  return points.map(([x, y, r]) => `M${x - r} ${y}a${r} ${r} 0 1 0 ${2 * r} 0a${r} ${r} 0 1 0 ${-2 * r} 0`).join("");
+}
+
 /** The art never changes for a drop: skip re-rendering it when live numbers tick. */
 export class DropArt extends Component<ArtProps> {
   shouldComponentUpdate(next: ArtProps) {
@@ -56,7 +61,7 @@ function Art({ id, name, muted, class: cls }: ArtProps) {
   const kind = Math.floor(r() * 4); // 0 orb, 1 prism, 2 ring stack, 3 capsule
   const tilt = Math.round(r() * 50 - 25);
   const cx = 200 + Math.round(r() * 60 - 30);
-  const stars = Array.from({ length: 16 }, () => [Math.round(r() * 400), Math.round(r() * 170), (r() * 1.4 + 0.3).toFixed(2), (r() * 0.6 + 0.2).toFixed(2)]);
+  const stars = Array.from({ length: 16 }, () => [Math.round(r() * 400), Math.round(r() * 170), Number((r() * 1.4 + 0.4).toFixed(1))] as const);
   const letter = (name.trim()[0] ?? "B").toUpperCase();
   const lines = Array.from({ length: 9 }, (_, i) => i);
   return (
@@ -97,17 +102,13 @@ function Art({ id, name, muted, class: cls }: ArtProps) {
       <text x="392" y="286" text-anchor="end" font-size="210" font-weight="900" fill={A} opacity="0.06" font-family="inherit">
         {letter}
       </text>
-      {stars.map(([x, y, s, o]) => (
-        <circle cx={x} cy={y} r={s} fill="#fff" opacity={o} />
-      ))}
+      {/* One path per layer (not one element per star or line): a light DOM for fast first paints. */}
+      <path d={dots(stars.slice(0, 8))} fill="#fff" opacity="0.75" />
+      <path d={dots(stars.slice(8))} fill="#fff" opacity="0.4" />
       <g opacity="0.7">
-        <path d="M0 214 H400" stroke={B} stroke-opacity="0.5" />
-        {lines.map((i) => (
-          <path d={`M${200 + (i - 4) * 22} 214 L${200 + (i - 4) * 120} 300`} stroke={`url(#floor-${key})`} stroke-width="1" />
-        ))}
-        {[226, 242, 264, 292].map((y) => (
-          <path d={`M0 ${y} H400`} stroke={B} stroke-opacity={(y - 200) / 260} />
-        ))}
+        <path d={lines.map((i) => `M${200 + (i - 4) * 22} 214L${200 + (i - 4) * 120} 300`).join("")} stroke={`url(#floor-${key})`} stroke-width="1" />
+        <path d="M0 214H400M0 226H400" stroke={B} stroke-opacity="0.4" />
+        <path d="M0 242H400M0 264H400M0 292H400" stroke={B} stroke-opacity="0.25" />
       </g>
       <ellipse cx={cx} cy="214" rx="130" ry="22" fill={`url(#pool-${key})`} />
       <g class="art-object" style={{ transformOrigin: `${cx}px 130px` }}>

@@ -1,14 +1,29 @@
 import type { Drop, Price } from "./types";
 
-const moneyFormats = new Map<string, Intl.NumberFormat>();
+// Formatting without Intl: building an ICU formatter costs tens of milliseconds on a slow phone
+// (measured: most of the drops page's first-render script time), and the shop needs only this.
+
+/** 1234567 → "1,234,567". */
+export function int(n: number): string {
+  const sign = n < 0 ? "-" : "";
+  return sign + String(Math.trunc(Math.abs(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+const SYMBOLS: Record<string, string> = { EUR: "€", USD: "$", GBP: "£", JPY: "¥", INR: "₹", KRW: "₩", CAD: "CA$", AUD: "A$" };
+/** Stripe's zero-decimal currencies: amounts are whole units. */
+const ZERO_DECIMAL = new Set(["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
+
+/** Minor units → "€1,290.00" (or "1,290.00 SEK" for a currency without a symbol here). */
 export function money(amount: number, currency: string): string {
-  if (!currency) return (amount / 100).toFixed(2);
-  let format = moneyFormats.get(currency);
-  if (!format) {
-    format = new Intl.NumberFormat("en-IE", { style: "currency", currency });
-    moneyFormats.set(currency, format);
-  }
-  return format.format(amount / 100);
+  const code = currency.toUpperCase();
+  const zero = ZERO_DECIMAL.has(code);
+  const major = zero ? amount : amount / 100;
+  const whole = int(Math.floor(Math.abs(major)));
+  const cents = zero ? "" : `.${String(Math.round(Math.abs(amount)) % 100).padStart(2, "0")}`;
+  const sign = amount < 0 ? "-" : "";
+  const symbol = SYMBOLS[code];
+  if (!code) return `${sign}${whole}${cents}`;
+  return symbol ? `${sign}${symbol}${whole}${cents}` : `${sign}${whole}${cents} ${code}`;
 }
 export const price = (p: Price) => money(p.amount, p.currency);
 
@@ -51,9 +66,17 @@ export function spoken(seconds: number): string {
 
 export const secondsUntil = (iso: string | undefined, now = Date.now()) => (iso ? (Date.parse(iso) - now) / 1000 : 0);
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** "25 Nov, 16:39" in the shopper's time zone. */
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return "—";
-  return new Date(iso).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const d = new Date(iso);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]}, ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+/** "16:39:05". */
+export function timeOfDay(iso: string): string {
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /** "2–4 min" from an ETA range in seconds. */
@@ -65,7 +88,7 @@ export function etaRange(eta: { p50: number; p90: number } | null): string {
   return a === b ? `about ${a}` : `${a.replace(/ min$/, "")}–${b}`;
 }
 
-export const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+export const plural = (n: number, one: string, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`;
 
 export const statusLabel: Record<string, string> = {
   upcoming: "Upcoming",

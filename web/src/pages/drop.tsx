@@ -17,7 +17,7 @@ import {
   useDrop,
   useLoop,
 } from "../data";
-import { clock, currentPrice, dateTime, etaRange, money, plural, price, spoken } from "../format";
+import { clock, currentPrice, dateTime, etaRange, int, money, plural, price, spoken } from "../format";
 import { useNow, useStore } from "../store";
 import type { Drop, QueueStatus, Reservation, Ticket } from "../types";
 import { Chip, Countdown, Link, Meter, Notice, Skeleton, Spinner, Stat } from "../ui";
@@ -291,7 +291,7 @@ function JoinPanel({ drop, queue }: { drop: Drop; queue?: QueueStatus }) {
           <div class="progress" role="progressbar" aria-label="Proof of work" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
             <span style={{ width: `${pct}%` }} />
           </div>
-          <p class="small muted num">{pow.tries.toLocaleString("en")} keys tried · {(pow.elapsedMs / 1000).toFixed(1)} s</p>
+          <p class="small muted num">{int(pow.tries)} keys tried · {(pow.elapsedMs / 1000).toFixed(1)} s</p>
         </div>
       )}
       {busy?.note && <p class="small warn-text" role="status">{busy.note}</p>}
@@ -421,11 +421,11 @@ function QueueJourney({ drop, queue, ticket }: { drop: Drop; queue?: QueueStatus
       <div role="status" aria-live="polite" aria-atomic="true" class="queue-status">
         <div class="place">
           <span class="place-label">Your place</span>
-          <span class="place-num num">#{position.toLocaleString("en")}</span>
+          <span class="place-num num">#{int(position)}</span>
         </div>
         <dl class="stats stats-3">
-          <Stat label="Ahead of you" value={<span class="num">{ahead.toLocaleString("en")}</span>} />
-          <Stat label="Now serving" value={<span class="num">#{serving.toLocaleString("en")}</span>} />
+          <Stat label="Ahead of you" value={<span class="num">{int(ahead)}</span>} />
+          <Stat label="Now serving" value={<span class="num">#{int(serving)}</span>} />
           <Stat label="Estimated wait" value={ticket.eta_seconds ? etaRange(ticket.eta_seconds) : "—"} hint={ticket.eta_seconds ? undefined : "measuring the pace"} />
         </dl>
       </div>
@@ -554,14 +554,14 @@ export function DropPage({ id }: { id: string }) {
           </div>
           <div class="drop-facts">
             <dl class="stats stats-3">
-              <Stat label="Left" value={<span class="num">{drop.available.toLocaleString("en")}</span>} hint={`of ${drop.total_units.toLocaleString("en")}`} />
-              <Stat label="Held now" value={<span class="num">{drop.held.toLocaleString("en")}</span>} />
-              <Stat label="Sold" value={<span class="num">{drop.sold.toLocaleString("en")}</span>} />
+              <Stat label="Left" value={<span class="num">{int(drop.available)}</span>} hint={`of ${int(drop.total_units)}`} />
+              <Stat label="Held now" value={<span class="num">{int(drop.held)}</span>} />
+              <Stat label="Sold" value={<span class="num">{int(drop.sold)}</span>} />
             </dl>
             <Meter value={drop.available} max={drop.total_units} label={`${drop.available} of ${drop.total_units} units left`} />
             {queue && (queue.phase === "open" || queue.phase === "paused") && (
               <p class="small muted">
-                Queue: <strong class="num">{queue.waiting.toLocaleString("en")}</strong> waiting · serving #{queue.serving.toLocaleString("en")} · {queue.admitted_per_minute}/min admitted
+                Queue: <strong class="num">{int(queue.waiting)}</strong> waiting · serving #{int(queue.serving)} · {queue.admitted_per_minute}/min admitted
               </p>
             )}
           </div>

@@ -1,7 +1,7 @@
 import { DropArt } from "../art";
 import { human } from "../api";
 import { useDrops } from "../data";
-import { currentPrice, plural, price } from "../format";
+import { currentPrice, int, plural, price } from "../format";
 import type { Drop } from "../types";
 import { Chip, Countdown, Meter, Notice, Skeleton } from "../ui";
 
@@ -48,7 +48,7 @@ function DropCard({ drop, now, index }: { drop: Drop; now: number; index: number
           <div class="card-stock">
             <Meter value={drop.available} max={drop.total_units} label={`${drop.available} of ${drop.total_units} left`} />
             <p class="small">
-              <strong class="num">{drop.available.toLocaleString("en")}</strong> left · <span class="muted">{drop.held} held · {drop.sold} sold</span>
+              <strong class="num">{int(drop.available)}</strong> left · <span class="muted">{drop.held} held · {drop.sold} sold</span>
             </p>
           </div>
         ) : (

@@ -6,7 +6,7 @@ import { api, ApiError, human } from "../api";
 import { auth } from "../auth";
 import { loadDrop, loadDrops, loadQueue, queues, drops as dropsStore, useLoop } from "../data";
 import { onLive, watchDrop } from "../live";
-import { dateTime, money, price } from "../format";
+import { dateTime, money, price, timeOfDay } from "../format";
 import { useNow, useStore } from "../store";
 import type { AdminEvent, Audit, Drop } from "../types";
 import { Chip, Link, Notice, Skeleton, Spinner, Stat } from "../ui";
@@ -301,7 +301,7 @@ function Ledger({ audit }: { audit: Audit }) {
           <strong>{audit.consistent ? "LEDGER CONSISTENT" : "LEDGER INCONSISTENT"}</strong>
           <span class="block small">
             available + held + expired pending + sold = {audit.available + audit.held + audit.expired_pending + audit.sold} of {audit.total_units} · checked{" "}
-            {new Date(audit.checked_at).toLocaleTimeString("en-GB")}
+            {timeOfDay(audit.checked_at)}
           </span>
         </div>
       </div>
@@ -337,7 +337,7 @@ function Ledger({ audit }: { audit: Audit }) {
       )}
       <details>
         <summary>Shards</summary>
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Shards">
           <table class="shards">
             <caption class="sr-only">Per-shard counters against reservations and orders</caption>
             <thead>

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, human } from "../api";
 import { auth } from "../auth";
 import { loadDrop, loadTicket, mine } from "../data";
-import { dateTime } from "../format";
+import { dateTime, int } from "../format";
 import { useStore } from "../store";
 import type { DrawProof } from "../types";
 import { Link, Notice, Spinner } from "../ui";
@@ -77,7 +77,7 @@ export function VerifyPage({ id }: { id: string }) {
             <div>
               <strong>{ok ? "The draw checks out." : "The draw does NOT match the proof."}</strong>
               <span class="block small">
-                {proof!.cohort.length.toLocaleString("en")} tickets recomputed in {Math.max(1, Math.round(check.ms))} ms.
+                {int(proof!.cohort.length)} tickets recomputed in {Math.max(1, Math.round(check.ms))} ms.
               </span>
             </div>
           </div>
@@ -95,7 +95,7 @@ export function VerifyPage({ id }: { id: string }) {
             <li class={mineAt ? "ok" : ""}>
               <strong>
                 {mineAt
-                  ? `✓ Your ticket is #${mineAt.toLocaleString("en")} in the draw${ticket?.position === mineAt ? " — exactly the place you were given" : ""}.`
+                  ? `✓ Your ticket is #${int(mineAt)} in the draw${ticket?.position === mineAt ? " — exactly the place you were given" : ""}.`
                   : ticket
                     ? "Your ticket joined after the start, so it queues in arrival order after the cohort."
                     : identity
@@ -105,7 +105,7 @@ export function VerifyPage({ id }: { id: string }) {
             </li>
           </ol>
           {rows.length > 0 && (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="The recomputed draw">
               <table class="draw">
                 <caption class="sr-only">The recomputed draw around your ticket</caption>
                 <thead>
