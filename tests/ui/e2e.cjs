@@ -129,7 +129,9 @@ async function sweep(page, name, { shots = [390, 1440], focus } = {}) {
           const el = document.querySelector(sel);
           if (!el) return;
           const r = el.getBoundingClientRect();
-          if (r.top >= 70 && r.bottom <= innerHeight) return;
+          // Leave it be when it starts in the upper half of the screen (desktop); scroll it up
+          // under the header when it starts lower (phones).
+          if (r.top >= 70 && r.top <= innerHeight * 0.5) return;
           window.scrollBy(0, r.top - 110);
         }, focus);
       }

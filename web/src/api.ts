@@ -29,13 +29,13 @@ function markOffline() {
 
 addEventListener("offline", markOffline);
 
-const etags = new Map<string, { etag: string; body: unknown }>();
-
 export interface RequestOptions {
   body?: unknown;
   auth?: boolean;
   signal?: AbortSignal;
-  /** Use `If-None-Match` and answer the cached body on `304`. */
+  /** A public, ETag'd document: let the browser's cache revalidate it (`If-None-Match` → `304`)
+   * instead of refetching it whole. (Cross-origin, the ETag header is not readable from script
+   * unless exposed, but the browser's own revalidation works either way.) */
   conditional?: boolean;
 }
 
@@ -46,8 +46,6 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     if (token) headers.authorization = `Bearer ${token}`;
   }
   if (options.body !== undefined) headers["content-type"] = "application/json";
-  const cached = options.conditional ? etags.get(path) : undefined;
-  if (cached) headers["if-none-match"] = cached.etag;
   let response: Response;
   try {
     response = await fetch(config.api + path, {
@@ -55,7 +53,7 @@ export async function api<T>(method: string, path: string, options: RequestOptio
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: options.signal,
-      cache: "no-store",
+      cache: options.conditional ? "no-cache" : "no-store",
     });
   } catch (error) {
     if ((error as Error).name === "AbortError") throw error;
@@ -63,7 +61,6 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     throw new ApiError(0, "network", "We lost the connection. Retrying automatically…");
   }
   markOnline();
-  if (response.status === 304 && cached) return cached.body as T;
   const data = (await response.json().catch(() => ({}))) as { error?: Record<string, unknown>; message?: string };
   if (!response.ok) {
     const error = data.error ?? {};
@@ -72,8 +69,6 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     const code = String(error.code ?? (response.status === 401 ? "unauthenticated" : response.status === 404 ? "not_found" : `http_${response.status}`));
     throw new ApiError(response.status, code, String(error.message ?? data.message ?? `HTTP ${response.status}`), error, retryAfter);
   }
-  const etag = response.headers.get("etag");
-  if (options.conditional && etag) etags.set(path, { etag, body: data });
   return data as T;
 }
 
