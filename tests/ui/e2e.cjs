@@ -439,6 +439,28 @@ async function measure(browser, label, viewport, cpu) {
       }
     });
 
+    await step("operator: a raffle with a price schedule (created, or refused as not yet supported)", async () => {
+      const p = ops.page;
+      await p.goto(`${uiUrl}/#/ops`);
+      await p.getByLabel("Name").fill(`Raffle ${dropName}`);
+      await p.getByLabel("Units").fill("2");
+      await p.getByLabel("Starts").fill(await localInput(p, 3600));
+      await p.getByRole("radio", { name: "Raffle" }).check();
+      await p.getByLabel("Entries open").fill(await localInput(p, 60));
+      await p.getByLabel("Entries close").fill(await localInput(p, 3600));
+      await p.getByRole("button", { name: "Add price step" }).click();
+      await p.getByLabel("At", { exact: true }).fill(await localInput(p, 1800));
+      await p.getByLabel("Price", { exact: true }).nth(1).fill("149.00");
+      await sweep(p, "ops-create-raffle", { shots: [1440] });
+      await p.getByRole("button", { name: "Create drop" }).click();
+      const outcome = await Promise.race([
+        p.waitForURL(/#\/ops\/[0-9a-f]{32}$/, { timeout: 30_000 }).then(() => "created"),
+        p.getByText("Not supported by this server yet").waitFor({ timeout: 30_000 }).then(() => "refused"),
+      ]);
+      if (outcome === "refused") note("POST /admin/drops refused the raffle fields (unknown field): drop modes are not available on this API yet");
+      else note("the API accepted a raffle with a price schedule");
+    });
+
     // ---- every other page and state ----
     const demo = async (name) => {
       const drops = (await (await fetch(`${config.api}/drops`)).json()).drops;
@@ -487,8 +509,15 @@ async function measure(browser, label, viewport, cpu) {
       await page.unroute(url);
     });
     await step("the cancelled-checkout return page", async () => {
-      const aurora = await demo("Aurora Runner");
-      await page.goto(`${uiUrl}/#/drop/${aurora.id}`);
+      // A first-come drop of its own (the demo drops may already be bought by reruns).
+      const created = await fetch(`${config.api}/admin/drops`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${config.devTokens.admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `Checkout ${dropName}`, description: "Cancelled and delayed payments.", price: { amount: 18900, currency: "EUR" }, total_units: 5, starts_at: new Date(Date.now() - 60_000).toISOString() }),
+      });
+      if (created.status !== 201) throw new Error(`creating the first-come drop answered ${created.status}`);
+      const direct = await created.json();
+      await page.goto(`${uiUrl}/#/drop/${direct.id}`);
       await button(page, "Claim").click();
       await holdOf(alice);
       await button(page, "Pay").click();

@@ -66,7 +66,9 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     const error = data.error ?? {};
     const retryHeader = Number(response.headers.get("retry-after"));
     const retryAfter = Number(error.retry_after_seconds ?? (retryHeader || undefined)) || undefined;
-    const code = String(error.code ?? (response.status === 401 ? "unauthenticated" : response.status === 404 ? "not_found" : `http_${response.status}`));
+    // No `error` object: not Burst's answer but the gateway's (`cargo lambda watch` or API
+    // Gateway) — a 404 there means the route itself does not exist (yet).
+    const code = String(error.code ?? (response.status === 401 ? "unauthenticated" : response.status === 404 || response.status === 405 ? "no_route" : `http_${response.status}`));
     throw new ApiError(response.status, code, String(error.message ?? data.message ?? `HTTP ${response.status}`), error, retryAfter);
   }
   return data as T;
@@ -124,14 +126,23 @@ export function human(error: unknown): string {
       return "That needs an operator account.";
     case "not_found":
       return "We couldn't find that — it may have ended or belong to someone else.";
+    case "no_route":
+      return "This server doesn't offer that yet.";
     case "invalid_request":
       return `Check ${d.field ? `“${String(d.field)}”` : "the form"}: ${error.message}`;
     case "drop_locked":
-      return "This drop has opened; its settings are locked.";
+      return "This drop has opened; its settings are locked (pause and resume still work).";
+    case "drop_changed":
+      return "Someone else changed this drop at the same moment. Reload it and try again.";
+    case "drop_paused":
+      return "The shop paused this drop for a moment. Your place and holds are kept — try again shortly.";
     default:
       return error.message || "Something went wrong. Try again.";
   }
 }
+
+/** The API has no such route (a feature not deployed yet). */
+export const missingRoute = (error: unknown) => error instanceof ApiError && error.code === "no_route";
 
 /** Codes worth retrying by themselves, after `retryAfter` (or a backoff). */
 export function transient(error: unknown): boolean {

@@ -32,12 +32,13 @@ export interface Drop {
   status: DropStatus;
   queue?: QueueSettings;
   // Issue 11 (feature-detected):
-  mode?: "queue" | "raffle";
+  mode?: "claim" | "queue" | "raffle";
   raffle?: { entries_close_at: string; claim_window_seconds: number };
   early_access?: { group: string; starts_at: string }[];
   price_schedule?: { at: string; amount: number }[];
   price_now?: Price | number;
   paused?: boolean;
+  version?: number;
 }
 
 export type QueuePhase = "upcoming" | "prequeue" | "open" | "sold_out" | "ended" | "paused";
@@ -55,6 +56,9 @@ export interface QueueStatus {
   admitted_per_minute: number;
   available: number;
   poll_after_ms: number;
+  /** Issue 11: when the pre-queue is drawn (`starts_at`, or a raffle's `entries_close_at`). */
+  draw_at?: string;
+  early_cohort_size?: number | null;
 }
 
 export type TicketStatus = "waiting" | "admitted" | "claimed" | "expired" | "closed";
@@ -96,6 +100,7 @@ export interface Order {
   status: OrderStatus;
   created_at: string;
   paid_at: string | null;
+  unit_price?: Price;
   refunded_at?: string;
   refund_reason?: string;
   amount_refunded?: number;
@@ -123,6 +128,10 @@ export interface DrawProof {
   seed: string;
   seed_commitment: string;
   cohort: string[];
+  /** Issue 11: the cohort holds positions from here (after the early cohort and early arrivals). */
+  cohort_start?: number;
+  /** Issue 11: the early-access cohort, drawn by the same rule, from position 1. */
+  early_cohort?: string[];
 }
 
 export interface AdminEvent {

@@ -44,9 +44,19 @@ function useAction() {
 function ErrorNotice({ error }: { error: unknown }) {
   if (!error) return null;
   const e = error as ApiError;
-  const tone = e.code === "sold_out" || e.code === "rate_limited" ? "warn" : "error";
+  const tone = e.code === "sold_out" || e.code === "rate_limited" || e.code === "drop_paused" ? "warn" : "error";
   const title =
-    e.code === "sold_out" ? "Sold out" : e.code === "rate_limited" ? "Slow down" : e.code === "admission_invalid" ? "Not admitted" : e.code === "network" ? "Network lost" : "That didn't work";
+    e.code === "sold_out"
+      ? "Sold out"
+      : e.code === "rate_limited"
+        ? "Slow down"
+        : e.code === "admission_invalid" || e.code === "admission_required"
+          ? "Not admitted"
+          : e.code === "network"
+            ? "Network lost"
+            : e.code === "drop_paused"
+              ? "Paused"
+              : "That didn't work";
   return (
     <Notice tone={tone} title={title} live>
       {human(error)}
@@ -387,7 +397,7 @@ function QueueJourney({ drop, queue, ticket }: { drop: Drop; queue?: QueueStatus
   // waiting
   const drawn = ticket.position != null;
   if (!drawn) {
-    const closesAt = raffle ? drop.raffle?.entries_close_at ?? drop.starts_at : drop.starts_at;
+    const closesAt = queue?.draw_at ?? (raffle ? drop.raffle?.entries_close_at ?? drop.starts_at : drop.starts_at);
     return (
       <section class="panel panel-in" aria-labelledby="j-h">
         <div role="status" class="queue-status">

@@ -112,6 +112,12 @@ function OrderCard({ order, dropName }: { order: Order; dropName: string }) {
           <dd class="mono">{order.id.slice(0, 12)}…</dd>
           <dt>Quantity</dt>
           <dd>{order.quantity}</dd>
+          {order.unit_price && (
+            <>
+              <dt>Unit price</dt>
+              <dd class="num">{money(order.unit_price.amount, order.unit_price.currency)} (locked at your hold)</dd>
+            </>
+          )}
           <dt>Amount</dt>
           <dd class="num">{money(order.amount, order.currency)}</dd>
           <dt>Ordered</dt>

@@ -40,12 +40,18 @@ export function VerifyPage({ id }: { id: string }) {
   }, [id, ticket?.id]);
 
   const mineAt = check?.myPosition ?? null;
-  const rows: { pos: number; id: string; key: string }[] = [];
+  const rows: { pos: number; id: string; key: string; gapBefore: boolean }[] = [];
   if (check) {
+    const list = check.recomputed;
+    const mineIndex = list.findIndex((e) => e.position === mineAt);
     const show = new Set<number>();
-    for (let i = 0; i < Math.min(5, check.recomputed.length); i++) show.add(i);
-    if (mineAt) for (let i = Math.max(0, mineAt - 4); i < Math.min(check.recomputed.length, mineAt + 3); i++) show.add(i);
-    for (const i of [...show].sort((a, b) => a - b)) rows.push({ pos: i + 1, ...check.recomputed[i] });
+    for (let i = 0; i < Math.min(5, list.length); i++) show.add(i);
+    if (mineIndex >= 0) for (let i = Math.max(0, mineIndex - 3); i < Math.min(list.length, mineIndex + 3); i++) show.add(i);
+    let last = -1;
+    for (const i of [...show].sort((a, b) => a - b)) {
+      rows.push({ pos: list[i].position, id: list[i].id, key: list[i].key, gapBefore: last >= 0 && i !== last + 1 });
+      last = i;
+    }
   }
   const ok = check && check.commitmentOk && check.orderOk;
   return (
@@ -77,7 +83,7 @@ export function VerifyPage({ id }: { id: string }) {
             <div>
               <strong>{ok ? "The draw checks out." : "The draw does NOT match the proof."}</strong>
               <span class="block small">
-                {int(proof!.cohort.length)} tickets recomputed in {Math.max(1, Math.round(check.ms))} ms.
+                {int(check.total)} tickets recomputed in {Math.max(1, Math.round(check.ms))} ms.
               </span>
             </div>
           </div>
@@ -97,7 +103,7 @@ export function VerifyPage({ id }: { id: string }) {
                 {mineAt
                   ? `✓ Your ticket is #${int(mineAt)} in the draw${ticket?.position === mineAt ? " — exactly the place you were given" : ""}.`
                   : ticket
-                    ? "Your ticket joined after the start, so it queues in arrival order after the cohort."
+                    ? "Your ticket joined after the draw, so it queues in arrival order after the cohort."
                     : identity
                       ? "You have no ticket in this queue."
                       : "Sign in to find your own ticket."}
@@ -118,7 +124,7 @@ export function VerifyPage({ id }: { id: string }) {
                 <tbody>
                   {rows.map((r, i) => (
                     <>
-                      {i > 0 && r.pos !== rows[i - 1].pos + 1 && (
+                      {i > 0 && (r.gapBefore || r.pos !== rows[i - 1].pos + 1) && (
                         <tr class="gap" aria-hidden="true">
                           <td colSpan={3}>⋯</td>
                         </tr>
