@@ -4,7 +4,7 @@ export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 USER ?= alice
 
-.PHONY: help tools dev test token lint bench dev-herd build deploy
+.PHONY: help tools dev test token lint lint-template bench dev-herd build deploy deploy-ui
 
 help:
 	@echo "make dev     run Burst locally: DynamoDB Local, all functions on :9000, UI on :8080, demo drop"
@@ -13,7 +13,10 @@ help:
 	@echo "make lint    cargo fmt --check, clippy -D warnings, sam validate --lint"
 	@echo "make bench   the claim benchmark (release build); appends to bench/RESULTS.md"
 	@echo "make dev-herd  (with make dev running) claims through the local stack vs DynamoDB Local's limit"
-	@echo "make build   sam build (cargo lambda, arm64 release binaries)"
+	@echo "make lint-template   only the template: sam validate --lint and cfn-lint (offline)"
+	@echo "make build   the storefront (npm ci + vite build into web/dist), then sam build (arm64 release binaries)"
+	@echo "make deploy  make build, sam deploy (--guided until samconfig.toml exists), then make deploy-ui's upload"
+	@echo "make deploy-ui   rebuild web/dist and upload it with config.js to the stack's bucket, invalidate index.html (needs the AWS CLI)"
 
 tools:
 	@scripts/tools.sh
@@ -33,6 +36,11 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam validate --lint --region us-east-1
 
+lint-template:
+	@scripts/tools.sh --lint
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam validate --lint --region us-east-1
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cfn-lint template.yaml
+
 bench: tools
 	@scripts/bench.sh
 
@@ -42,7 +50,17 @@ dev-herd:
 
 build:
 	@scripts/tools.sh --lint
+	scripts/web.sh build
 	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam build --beta-features
 
+# The stack first (guided the first time: it asks for the parameters and saves them, with the
+# stack name and region, in samconfig.toml), then the storefront into the stack's bucket.
+# STACK_NAME=… picks another stack for both steps.
 deploy: build
-	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam deploy --guided
+	PATH="$(CURDIR)/.tools/venv/bin:$$PATH" sam deploy --no-fail-on-empty-changeset \
+	  $(if $(wildcard samconfig.toml),,--guided) $(if $(STACK_NAME),--stack-name $(STACK_NAME))
+	@scripts/deploy-ui.sh
+
+deploy-ui:
+	scripts/web.sh build
+	@scripts/deploy-ui.sh
