@@ -14,7 +14,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use burst::domain::drops::{DropSpec, parse_new_drop};
 use burst::domain::reservations::{Allocation, Reservation};
 use burst::store::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
@@ -360,15 +359,17 @@ impl Limit {
 /// The claim's own `TransactWriteItems`, built by the store exactly as the handler builds it,
 /// issued with no handler, no shard read and no HTTP in front.
 pub async fn raw_transaction_limit(env: &TestEnv) -> Limit {
-    let now = Utc::now();
-    let drop: DropSpec =
-        parse_new_drop(drop_body(LIMIT_TRANSACTIONS as u32, json!({})), now).unwrap();
-    env.app
+    // The drop is created as an admin creates it; only the claims skip the handler.
+    let created = env
+        .create_drop(drop_body(LIMIT_TRANSACTIONS as u32, json!({})))
+        .await;
+    let drop = env
+        .app
         .store
-        .put_drop(&drop, &drop.initial_shards(), None)
+        .drop(created["id"].as_str().expect("drop id"))
         .await
-        .unwrap();
-    let drop = Arc::new(drop);
+        .unwrap()
+        .expect("the drop just created");
     let started = Instant::now();
     let app = env.app.clone();
     let mut durations = herd(LIMIT_TRANSACTIONS, CONCURRENCY, |i| {
