@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: release build of the claim function and the benchmark, then the run. The
+# `make bench`: release build of the claim function and the benchmark, then the run (claims,
+# the waiting room, the live fan-out; `target/release/burst-bench fanout` runs one). The
 # benchmark starts its own DynamoDB Local on a free port, so nothing else running interferes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -13,4 +14,8 @@ for function in functions/*/; do
   cargo lambda build --release --arm64 -p "$(basename "$function")"
 done
 cargo build --release -p burst-bench
+# The fan-out scenario holds 1,000 WebSocket connections, both ends in this one process.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+  ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
 target/release/burst-bench

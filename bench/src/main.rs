@@ -1,9 +1,12 @@
 //! `make bench`: the claim benchmark. Runs the release `claim` binary as a pool of Lambda
 //! execution environments (see runtime_api.rs) against a fresh DynamoDB Local, prints the
 //! figures and appends them to bench/RESULTS.md. Every figure of one report comes from one run.
+//! Then the waiting room (queue.rs, bots.rs) and the live fan-out to 1,000 WebSocket clients
+//! (fanout.rs), each against a DynamoDB Local of its own.
 
 mod bots;
 mod dev_herd;
+mod fanout;
 mod footprint;
 mod queue;
 mod report;
@@ -36,13 +39,17 @@ async fn main() {
         None => {
             claims().await;
             waiting_room(true, true).await;
+            fanout::run().await;
         }
         Some("claims") => claims().await,
         Some("queue") => waiting_room(true, false).await,
         Some("bots") => waiting_room(false, true).await,
+        Some("fanout") => fanout::run().await,
         Some("dev-herd") => dev_herd::run().await,
         Some(other) => {
-            eprintln!("usage: burst-bench [claims | queue | bots | dev-herd]   (unknown: {other})");
+            eprintln!(
+                "usage: burst-bench [claims | queue | bots | fanout | dev-herd]   (unknown: {other})"
+            );
             std::process::exit(2);
         }
     }

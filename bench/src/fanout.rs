@@ -1,0 +1,632 @@
+//! The live fan-out scenario: 1,000 WebSocket clients watch one drop while a herd of shoppers
+//! claims it. The whole local chain of tests/live.rs, on free ports and a DynamoDB Local of its
+//! own: real clients (tokio-tungstenite) → the local gateway (tools/ws-gateway) → the `ws-*` route
+//! handlers in-process → the table → DynamoDB Local's stream → the gateway's pump → the fan-out
+//! (`stream::changes_of` + `live::fan_out`, what `stream::handle` runs) → `PostToConnection`
+//! through aws-sdk-apigatewaymanagement → the gateway's `@connections` API → the clients.
+//!
+//! What is measured, exactly:
+//! - **connects/s**: sockets opened `CONCURRENCY` at a time, each from the TCP connect to the
+//!   `101` (which waits for `$connect` and its PutItem); then `subscribe` frames to the
+//!   `subscribed` answer.
+//! - **commit → client**: for each committed claim, from the moment its claim call returned (the
+//!   transaction had committed) to the moment each socket received the `drop` message composed
+//!   from the stream batch that holds the claim's reservation insert. The fan-out runs with a
+//!   `now` taken by this benchmark, and the message carries it as `at`: that is how a message is
+//!   matched to its batch. One sample per (claim, socket).
+//! - **coalescing**: claims committed versus `drop` messages composed and posts sent; the
+//!   fan-out must compose at most one `drop` message per drop per stream batch.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use burst::App;
+use burst::push::ApiGatewayPush;
+use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, herd, id_of};
+use chrono::{DateTime, Utc};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use ws_gateway::gateway::{Routes, listen};
+use ws_gateway::pump::Pump;
+use ws_gateway::{Gateway, InvokeFuture, Invoker};
+
+use crate::CONCURRENCY;
+use crate::report::{append_results, dynamodb_local_version, git_commit};
+
+const WATCHERS: usize = 1_000;
+const SHOPPERS: usize = 3_000;
+const UNITS: u32 = 1_000;
+/// Single claims, one at a time, before the herd: the chain's latency when nothing queues.
+const PROBES: u32 = 10;
+/// How long every socket may take to see the final numbers after the last claim.
+const SETTLE: Duration = Duration::from_secs(30);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One invocation of the fan-out: one stream batch.
+struct Batch {
+    /// The `now` the fan-out ran with, which its `drop` message carries as `at` (ns).
+    at: i64,
+    composed: Instant,
+    finished: Instant,
+    records: usize,
+    shard_changes: usize,
+    /// Reservations inserted by this batch's records: the claims it carries.
+    reservations: Vec<String>,
+    drop_messages: usize,
+    posts: usize,
+    gone: usize,
+}
+
+/// The functions, in-process, as the gateway and the pump invoke them; the fan-out's batches
+/// are recorded.
+struct InProcess {
+    app: Arc<App>,
+    push: ApiGatewayPush,
+    batches: Arc<Mutex<Vec<Batch>>>,
+}
+
+impl Invoker for InProcess {
+    fn invoke<'a>(&'a self, name: &'a str, event: Value) -> InvokeFuture<'a> {
+        Box::pin(async move {
+            let app = self.app.clone();
+            let ws = |event: Value| {
+                serde_json::from_value::<burst::ws::WsRequest>(event).map_err(|e| e.to_string())
+            };
+            let answer = match name {
+                "ws-connect" => burst::ws::connect(app, ws(event)?).await,
+                "ws-disconnect" => burst::ws::disconnect(app, ws(event)?).await,
+                "ws-subscribe" => burst::ws::subscribe(app, ws(event)?).await,
+                "ws-unsubscribe" => burst::ws::unsubscribe(app, ws(event)?).await,
+                "ws-default" => burst::ws::unknown(app, ws(event)?).await,
+                "fan-out" => return self.fan_out(event).await,
+                other => return Err(format!("no function {other}")),
+            };
+            serde_json::to_value(answer).map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl InProcess {
+    /// `stream::handle`, with the clock read here so the batch can be told apart at the client.
+    async fn fan_out(&self, event: Value) -> Result<Value, String> {
+        let event: aws_lambda_events::dynamodb::Event =
+            serde_json::from_value(event).map_err(|e| e.to_string())?;
+        let changes = burst::stream::changes_of(&event.records);
+        let now = Utc::now();
+        let composed = Instant::now();
+        let report = burst::domain::live::fan_out(&self.app, &self.push, &changes, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let batch = Batch {
+            at: nanos(now),
+            composed,
+            finished: Instant::now(),
+            records: changes.len(),
+            shard_changes: changes
+                .iter()
+                .filter(|c| c.pk.starts_with("DROP#") && c.pk.contains("#SHARD#"))
+                .count(),
+            reservations: changes
+                .iter()
+                .filter(|c| c.old.is_none() && c.new.is_some())
+                .filter_map(|c| c.pk.strip_prefix("RES#").map(str::to_string))
+                .collect(),
+            drop_messages: report.drop_messages,
+            posts: report.posts,
+            gone: report.gone,
+        };
+        self.batches.lock().unwrap().push(batch);
+        serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+}
+
+fn nanos(at: DateTime<Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"),
+        ))
+        .endpoint_url(endpoint)
+        .build()
+}
+
+/// A `drop` message as one socket received it.
+struct Received {
+    at: i64,
+    received: Instant,
+}
+
+/// One committed claim.
+struct Committed {
+    reservation: String,
+    returned: Instant,
+}
+
+/// 1,000 sockets need about 2,000 descriptors in this process (client and gateway ends): raise
+/// the soft limit to the hard one (scripts/bench.sh raises it as well).
+fn raise_descriptor_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
+pub async fn run() {
+    let descriptors = raise_descriptor_limit();
+    assert!(
+        descriptors >= (2 * WATCHERS + 256) as u64,
+        "{WATCHERS} sockets need more file descriptors than the limit {descriptors}: `ulimit -n 4096`"
+    );
+    let started_at = Utc::now();
+    let port = dynamodb_local::start_own();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let env = Arc::new(TestEnv::at(&endpoint, None, None).await);
+    let drop_id = id_of(&env.create_drop(drop_body(UNITS + PROBES, json!({}))).await);
+
+    let ws = listen(0).await.expect("a port for the gateway");
+    let management = listen(0).await.expect("a port for @connections");
+    let ws_url = format!("ws://{}", ws.local_addr().expect("bound"));
+    let management_url = format!("http://{}", management.local_addr().expect("bound"));
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let invoker: Arc<dyn Invoker> = Arc::new(InProcess {
+        app: env.app.clone(),
+        push: ApiGatewayPush::new(&sdk_config(&endpoint), &management_url),
+        batches: batches.clone(),
+    });
+    let gateway = Gateway::new(invoker.clone(), Routes::default());
+    gateway.serve(ws, management);
+    let pump = Pump::for_table(
+        &sdk_config(&endpoint),
+        env.app.store.table(),
+        invoker,
+        "fan-out",
+    )
+    .await
+    .expect("the table's stream");
+    let pump = tokio::spawn(pump.run());
+    // The pump reads from now on: let it take its iterators first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Connect, then subscribe, `CONCURRENCY` at a time.
+    println!("fanout: {WATCHERS} sockets connect and subscribe ...");
+    let connect_started = Instant::now();
+    let opened = herd(WATCHERS, CONCURRENCY, |_| {
+        let url = ws_url.clone();
+        async move {
+            let sent = Instant::now();
+            let socket = connect_async(url).await.expect("connected").0;
+            (socket, sent.elapsed())
+        }
+    })
+    .await;
+    let connect_wall = connect_started.elapsed();
+    let mut connect_times: Vec<Duration> = opened.iter().map(|(_, took)| *took).collect();
+    connect_times.sort();
+    assert_eq!(gateway.connection_count(), WATCHERS);
+
+    let sockets: Vec<Arc<tokio::sync::Mutex<Option<Socket>>>> = opened
+        .into_iter()
+        .map(|(socket, _)| Arc::new(tokio::sync::Mutex::new(Some(socket))))
+        .collect();
+    let subscribe_started = Instant::now();
+    let mut subscribe_times = herd(WATCHERS, CONCURRENCY, |i| {
+        let socket = sockets[i].clone();
+        let drop_id = drop_id.clone();
+        async move {
+            let mut guard = socket.lock().await;
+            let socket = guard.as_mut().expect("a socket");
+            let sent = Instant::now();
+            let frame = json!({ "action": "subscribe", "drop_id": drop_id }).to_string();
+            socket.send(Message::text(frame)).await.expect("subscribe");
+            loop {
+                let Some(Ok(Message::Text(text))) = socket.next().await else {
+                    panic!("the socket closed before `subscribed`");
+                };
+                let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if value["type"] == "subscribed" {
+                    assert_eq!(value["drop"]["available"], UNITS + PROBES, "{value}");
+                    return sent.elapsed();
+                }
+            }
+        }
+    })
+    .await;
+    let subscribe_wall = subscribe_started.elapsed();
+    subscribe_times.sort();
+
+    // Readers: every socket records each `drop` message and the last `available` it saw.
+    let (stop, stopped) = watch::channel(false);
+    let last_available: Arc<Vec<AtomicI64>> = Arc::new(
+        (0..WATCHERS)
+            .map(|_| AtomicI64::new(i64::from(UNITS + PROBES)))
+            .collect(),
+    );
+    let duplicates = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::with_capacity(WATCHERS);
+    for (i, socket) in sockets.iter().enumerate() {
+        let mut socket = socket.lock().await.take().expect("a socket");
+        let mut stopped = stopped.clone();
+        let last_available = last_available.clone();
+        let duplicates = duplicates.clone();
+        readers.push(tokio::spawn(async move {
+            let mut received: Vec<Received> = Vec::new();
+            let mut seen = HashSet::new();
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    frame = socket.next() => {
+                        let Some(Ok(Message::Text(text))) = frame else { break };
+                        let now = Instant::now();
+                        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                        if value["type"] != "drop" {
+                            continue;
+                        }
+                        let at = serde_json::from_value::<DateTime<Utc>>(value["at"].clone())
+                            .map(nanos)
+                            .unwrap_or(i64::MAX);
+                        if !seen.insert(at) {
+                            duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let Some(available) = value["available"].as_i64() {
+                            last_available[i].store(available, Ordering::Relaxed);
+                        }
+                        received.push(Received { at, received: now });
+                    }
+                }
+            }
+            (received, socket)
+        }));
+    }
+
+    // Whatever the connects and subscribes put on the stream is fanned out before the herd.
+    quiet(&batches, Duration::from_secs(1)).await;
+    let before_probes = batches.lock().unwrap().len();
+
+    println!("fanout: {PROBES} single claims, one at a time ...");
+    let mut probes = Vec::new();
+    for i in 0..PROBES {
+        let reply = env
+            .claim(Caller::Shopper(&format!("probe-{i:02}")), &drop_id, None)
+            .await;
+        let returned = Instant::now();
+        assert_eq!(reply.status, 201, "probe claim: {}", reply.body);
+        probes.push(Committed {
+            reservation: reply.body["reservation"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            returned,
+        });
+        let expected = i64::from(UNITS + PROBES - i - 1);
+        all_show(&last_available, expected, Duration::from_secs(5)).await;
+        // Off the pump's 250 ms polling rhythm.
+        tokio::time::sleep(Duration::from_millis(300 + 37 * u64::from(i))).await;
+    }
+    quiet(&batches, Duration::from_secs(1)).await;
+    let before_herd = batches.lock().unwrap().len();
+
+    println!("fanout: {SHOPPERS} shoppers claim {UNITS} units while {WATCHERS} sockets watch ...");
+    let herd_started = Instant::now();
+    let claims = herd(SHOPPERS, CONCURRENCY, |i| {
+        let env = env.clone();
+        let drop_id = drop_id.clone();
+        async move {
+            let shopper = format!("fanout-{i:05}");
+            let reply = env.claim(Caller::Shopper(&shopper), &drop_id, None).await;
+            let returned = Instant::now();
+            (reply.status, reply.body, returned)
+        }
+    })
+    .await;
+    let herd_wall = herd_started.elapsed();
+    let last_commit = Instant::now();
+    let mut committed = Vec::new();
+    let mut sold_out = 0;
+    let mut other = 0;
+    for (status, body, returned) in claims {
+        match status {
+            201 => committed.push(Committed {
+                reservation: body["reservation"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                returned,
+            }),
+            409 if body["error"]["code"] == "sold_out" => sold_out += 1,
+            _ => other += 1,
+        }
+    }
+    let final_available = i64::from(UNITS) - committed.len() as i64;
+
+    // Every socket should come to show the final numbers.
+    all_show(&last_available, final_available, SETTLE).await;
+    quiet(&batches, Duration::from_secs(1)).await;
+    let settled = last_commit.elapsed();
+    let at_final = last_available
+        .iter()
+        .filter(|a| a.load(Ordering::Relaxed) == final_available)
+        .count();
+    let _ = stop.send(true);
+    let mut received = Vec::with_capacity(WATCHERS);
+    let mut open_sockets = Vec::with_capacity(WATCHERS);
+    for reader in readers {
+        let (messages, socket) = reader.await.expect("a reader");
+        received.push(messages);
+        open_sockets.push(socket);
+    }
+    pump.abort();
+
+    let batches = std::mem::take(&mut *batches.lock().unwrap());
+    let probe = Figures::compute(&batches[before_probes..before_herd], &probes, &received);
+    let herd_batches = &batches[before_herd..];
+    let report = Figures::compute(herd_batches, &committed, &received);
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut lines = vec![
+        format!(
+            "\n## {} — commit {}, {cores} cores, DynamoDB Local {}: live fan-out\n",
+            started_at.format("%Y-%m-%d %H:%M UTC"),
+            git_commit(),
+            dynamodb_local_version(),
+        ),
+        format!(
+            "{WATCHERS} WebSocket clients (tokio-tungstenite) → tools/ws-gateway → the `ws-*` handlers in-process → DynamoDB Local → its stream → the gateway's pump (≤ 100 records per batch, polled every 250 ms; AWS: ≤ 1,000 records, ≤ 1 s window) → the fan-out (`live::fan_out`) → `PostToConnection` (aws-sdk-apigatewaymanagement) → the gateway's `@connections` → the clients, all in one process with the claim herd (the claim handler in-process).\n"
+        ),
+        format!(
+            "- **connects**: {WATCHERS} sockets opened {CONCURRENCY} at a time in {:.2} s = **{:.0} connects/s** (TCP connect → `101`, which waits for `$connect` and its PutItem: p50 {:.1} ms, p99 {:.1} ms); subscribes {:.0}/s (frame → `subscribed`, p50 {:.1} ms, p99 {:.1} ms)",
+            connect_wall.as_secs_f64(),
+            WATCHERS as f64 / connect_wall.as_secs_f64(),
+            crate::report::percentile(&connect_times, 0.5),
+            crate::report::percentile(&connect_times, 0.99),
+            WATCHERS as f64 / subscribe_wall.as_secs_f64(),
+            crate::report::percentile(&subscribe_times, 0.5),
+            crate::report::percentile(&subscribe_times, 0.99),
+        ),
+        format!(
+            "- **one claim at a time** ({PROBES} claims, each after every socket had seen the last, nothing queued): claim returned → message at the socket **p50 {:.0} ms, p99 {:.0} ms** over {} (claim, socket) pairs; claim returned → batch composed p50 {:.0} ms (the stream and the pump's 250 ms polling), batch composed → socket p50 {:.0} ms, p99 {:.0} ms",
+            quantile(&probe.latencies, 0.5),
+            quantile(&probe.latencies, 0.99),
+            probe.latencies.len(),
+            quantile(&probe.to_batch, 0.5),
+            quantile(&probe.delivery, 0.5),
+            quantile(&probe.delivery, 0.99),
+        ),
+        format!(
+            "- **herd**: {SHOPPERS} shoppers claimed {UNITS} units, {CONCURRENCY} at a time, in {:.2} s ({:.0} claims/s): **{} committed**, {sold_out} sold out, {other} other",
+            herd_wall.as_secs_f64(),
+            SHOPPERS as f64 / herd_wall.as_secs_f64(),
+            committed.len(),
+        ),
+        format!(
+            "- **coalescing**: the {} commits reached the fan-out as {} stream records ({} shard changes) in **{} batches**; it composed **{} `drop` messages** (at most {} in one batch: {}) and sent {} posts ({} gone); the sockets received {} `drop` messages ({}–{} per socket, {} duplicates). **Messages per commit {:.3}** (coalescing ratio 1 : {:.1}); one message per commit would have been {} posts",
+            committed.len(),
+            report.records,
+            report.shard_changes,
+            herd_batches.len(),
+            report.drop_messages,
+            report.max_drop_messages,
+            if report.max_drop_messages <= 1 {
+                "one per drop per batch"
+            } else {
+                "MORE THAN ONE PER DROP PER BATCH"
+            },
+            report.posts,
+            report.gone,
+            report.received,
+            report.received_min,
+            report.received_max,
+            duplicates.load(Ordering::Relaxed),
+            report.drop_messages as f64 / committed.len().max(1) as f64,
+            committed.len() as f64 / report.drop_messages.max(1) as f64,
+            committed.len() * WATCHERS,
+        ),
+        format!(
+            "- **commit → client** (claim call returned, its transaction committed → the socket received the `drop` message of the stream batch holding that claim's reservation insert; {} (claim, socket) pairs): **p50 {:.0} ms, p99 {:.0} ms**, max {:.0} ms; of which claim returned → batch composed (the stream, the pump's polling, and waiting behind earlier batches) p50 {:.0} ms, p99 {:.0} ms, and batch composed → socket (fan-out reads, {WATCHERS} posts, gateway, socket) p50 {:.0} ms, p99 {:.0} ms; a batch's fan-out took p50 {:.0} ms, max {:.0} ms ({:.0} posts/s while in the fan-out; the pump hands over its batches one at a time, so a poll's later batches wait for the earlier ones' posts). Claims whose batch was not found: {}; pairs never delivered: {}",
+            report.latencies.len(),
+            quantile(&report.latencies, 0.5),
+            quantile(&report.latencies, 0.99),
+            report.latencies.last().copied().unwrap_or(0.0),
+            quantile(&report.to_batch, 0.5),
+            quantile(&report.to_batch, 0.99),
+            quantile(&report.delivery, 0.5),
+            quantile(&report.delivery, 0.99),
+            quantile(&report.batch_durations, 0.5),
+            report.batch_durations.last().copied().unwrap_or(0.0),
+            report.posts as f64 * 1e3 / report.batch_durations.iter().sum::<f64>().max(1.0),
+            report.unmatched_claims,
+            report.undelivered,
+        ),
+        format!(
+            "- **final numbers**: {at_final}/{WATCHERS} sockets showed available = {final_available} (all settled {:.2} s after the last claim returned, including 1 s of quiet)",
+            settled.as_secs_f64(),
+        ),
+    ];
+    lines.push(String::new());
+    let report_text = lines.join("\n");
+    println!("{report_text}");
+    append_results(&report_text);
+
+    // Close the sockets (each `$disconnect` removes its connection's items).
+    herd(open_sockets.len(), CONCURRENCY, {
+        let sockets: Vec<_> = open_sockets
+            .into_iter()
+            .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))))
+            .collect();
+        move |i| {
+            let socket = sockets[i].clone();
+            async move {
+                if let Some(mut socket) = socket.lock().await.take() {
+                    let _ = socket.close(None).await;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// Waits until every socket has seen `available`, or `limit` passed.
+async fn all_show(last_available: &[AtomicI64], available: i64, limit: Duration) {
+    let started = Instant::now();
+    while last_available
+        .iter()
+        .any(|a| a.load(Ordering::Relaxed) != available)
+        && started.elapsed() < limit
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until no fan-out batch has started for `quiet`.
+async fn quiet(batches: &Mutex<Vec<Batch>>, quiet: Duration) {
+    let mut count = batches.lock().unwrap().len();
+    let mut since = Instant::now();
+    while since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = batches.lock().unwrap().len();
+        if now != count {
+            count = now;
+            since = Instant::now();
+        }
+    }
+}
+
+/// Signed milliseconds from `from` to `to`.
+fn ms_between(from: Instant, to: Instant) -> f64 {
+    if to >= from {
+        (to - from).as_secs_f64() * 1e3
+    } else {
+        -((from - to).as_secs_f64() * 1e3)
+    }
+}
+
+/// `q` of sorted milliseconds.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+struct Figures {
+    records: usize,
+    shard_changes: usize,
+    drop_messages: usize,
+    max_drop_messages: usize,
+    posts: usize,
+    gone: usize,
+    received: usize,
+    received_min: usize,
+    received_max: usize,
+    /// Sorted, ms.
+    latencies: Vec<f64>,
+    to_batch: Vec<f64>,
+    delivery: Vec<f64>,
+    batch_durations: Vec<f64>,
+    unmatched_claims: usize,
+    undelivered: usize,
+}
+
+impl Figures {
+    fn compute(batches: &[Batch], committed: &[Committed], received: &[Vec<Received>]) -> Self {
+        let batch_of: HashMap<&str, &Batch> = batches
+            .iter()
+            .flat_map(|b| b.reservations.iter().map(move |r| (r.as_str(), b)))
+            .collect();
+        let by_socket: Vec<HashMap<i64, Instant>> = received
+            .iter()
+            .map(|messages| messages.iter().map(|m| (m.at, m.received)).collect())
+            .collect();
+        let mut latencies = Vec::with_capacity(committed.len() * received.len());
+        let mut to_batch = Vec::with_capacity(committed.len());
+        let (mut unmatched_claims, mut undelivered) = (0, 0);
+        for claim in committed {
+            let Some(batch) = batch_of.get(claim.reservation.as_str()) else {
+                unmatched_claims += 1;
+                continue;
+            };
+            to_batch.push(ms_between(claim.returned, batch.composed));
+            for socket in &by_socket {
+                match socket.get(&batch.at) {
+                    Some(at) => latencies.push(ms_between(claim.returned, *at)),
+                    None => undelivered += 1,
+                }
+            }
+        }
+        let mut delivery = Vec::new();
+        for batch in batches.iter().filter(|b| b.drop_messages > 0) {
+            for socket in &by_socket {
+                if let Some(at) = socket.get(&batch.at) {
+                    delivery.push(ms_between(batch.composed, *at));
+                }
+            }
+        }
+        let mut batch_durations: Vec<f64> = batches
+            .iter()
+            .filter(|b| b.drop_messages > 0)
+            .map(|b| ms_between(b.composed, b.finished))
+            .collect();
+        for list in [
+            &mut latencies,
+            &mut to_batch,
+            &mut delivery,
+            &mut batch_durations,
+        ] {
+            list.sort_by(f64::total_cmp);
+        }
+        // Messages of batches before the herd (none expected after the quiet period) are not
+        // counted.
+        let herd_ats: HashSet<i64> = batches.iter().map(|b| b.at).collect();
+        let per_socket: Vec<usize> = received
+            .iter()
+            .map(|messages| messages.iter().filter(|m| herd_ats.contains(&m.at)).count())
+            .collect();
+        Self {
+            records: batches.iter().map(|b| b.records).sum(),
+            shard_changes: batches.iter().map(|b| b.shard_changes).sum(),
+            drop_messages: batches.iter().map(|b| b.drop_messages).sum(),
+            max_drop_messages: batches.iter().map(|b| b.drop_messages).max().unwrap_or(0),
+            posts: batches.iter().map(|b| b.posts).sum(),
+            gone: batches.iter().map(|b| b.gone).sum(),
+            received: per_socket.iter().sum(),
+            received_min: per_socket.iter().copied().min().unwrap_or(0),
+            received_max: per_socket.iter().copied().max().unwrap_or(0),
+            latencies,
+            to_batch,
+            delivery,
+            batch_durations,
+            unmatched_claims,
+            undelivered,
+        }
+    }
+}
