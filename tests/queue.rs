@@ -179,7 +179,7 @@ async fn fifty_parallel_joins_of_one_shopper_make_one_ticket() {
 async fn the_draw_is_published_verifiable_and_later_joiners_follow_in_arrival_order() {
     let env = TestEnv::new().await;
     let drop = env
-        .create_drop(queued_drop_body(100, 12_000, json!({})))
+        .create_drop(queued_drop_body(100, 20_000, json!({})))
         .await;
     let drop_id = id_of(&drop);
     let commitment = env.queue_status(&drop_id).await.body["seed_commitment"].clone();
@@ -244,7 +244,7 @@ async fn drawn_queue(
     queue: Value,
 ) -> (String, Vec<String>) {
     // Each join is a challenge, a solve and a write or few: leave them time before the start.
-    let starts_in = 1_500 + 200 * shoppers as i64;
+    let starts_in = 3_000 + 500 * shoppers as i64;
     let body = queued_drop_body(units, starts_in, json!({ "queue": open_queue(queue) }));
     let drop = env.create_drop(body).await;
     let drop_id = id_of(&drop);
@@ -363,16 +363,24 @@ async fn admission_is_strictly_in_position_order_and_tokens_are_checked() {
 #[tokio::test]
 async fn an_unused_admission_expires_and_its_slot_passes_to_the_next_position() {
     let env = TestEnv::new().await;
-    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 1 })).await;
+    // Long enough that the second claims within its admission however loaded the machine is.
+    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 5 })).await;
+    let first = ticket_of(&env, &line[0], &drop_id).await;
     let second = ticket_of(&env, &line[1], &drop_id).await;
-    env.claim_admitted(
-        &line[1],
-        &drop_id,
-        second["admission"]["token"].as_str().unwrap(),
-    )
-    .await;
+    let claimed = env
+        .claim_admitted(
+            &line[1],
+            &drop_id,
+            second["admission"]["token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(claimed.status, 201, "{:?}", claimed.body);
     // Position 1 never claims.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(first["admission"]["expires_at"].as_str().unwrap())
+            .unwrap();
+    let wait = (expires_at.with_timezone(&Utc) - Utc::now()).num_milliseconds() + 100;
+    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
     let report = env.tick(&drop_id).await;
     // One of two admissions went unused: the no-show factor rises to 1.5, so positions 3 and 4
     // share the one unit that is free, in order.
