@@ -48,7 +48,7 @@ PY
   fi
 }
 
-check list-drops list-drops.json 'status == 200 and sorted(d["name"] for d in body["drops"]) == ["Aurora Runner — Midnight", "Ember Tee — Launch Run", "Nebula Console — Founders Edition", "Solstice Watch — Titanium"] and {d["name"]: d["status"] for d in body["drops"]}["Ember Tee — Launch Run"] == "sold_out"'
+check list-drops list-drops.json 'status == 200 and sorted(d["name"] for d in body["drops"]) == ["Aurora Runner — Midnight", "Drift Jacket — Falling Price", "Ember Tee — Launch Run", "Halo Turntable — Raffle", "Nebula Console — Founders Edition", "Solstice Watch — Titanium"] and {d["name"]: d["status"] for d in body["drops"]}["Ember Tee — Launch Run"] == "sold_out"'
 check get-drop get-drop.json 'status == 404 and body == {"error": {"code": "not_found", "message": "drop not found"}}'
 check create-drop create-drop.json 'status == 201 and body["total_units"] == 250 and body["status"] == "live"'
 check create-drop create-drop-invalid.json 'status == 400 and body["error"]["code"] == "invalid_request" and body["error"]["field"] == "name"'
@@ -57,6 +57,10 @@ check claim claim.json 'status == 404 and body["error"]["code"] == "not_found"'
 check get-reservation get-reservation.json 'status == 404'
 check release-reservation release-reservation.json 'status == 404'
 check audit-drop audit-drop.json 'status == 404'
+check patch-drop patch-drop.json 'status == 404 and body["error"]["code"] == "not_found"'
+check pause-drop pause-drop.json 'status == 404 and body["error"]["code"] == "not_found"'
+check resume-drop resume-drop.json 'status == 404 and body["error"]["code"] == "not_found"'
+check drop-events drop-events.json 'status == 404 and body["error"]["code"] == "not_found"'
 check checkout checkout.json 'status == 404 and body["error"]["code"] == "not_found"'
 check get-order get-order.json 'status == 404 and body["error"]["code"] == "not_found"'
 check list-orders list-orders.json 'status == 200 and body == {"orders": []}'

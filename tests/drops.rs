@@ -34,8 +34,8 @@ async fn an_admin_creates_a_drop_with_defaults_and_it_reads_back_live() {
     }
     assert_eq!(
         env.count_items(&format!("DROP#{id}")).await,
-        11,
-        "drop + 10 shards"
+        12,
+        "drop + 10 shards + the creation's event"
     );
 }
 

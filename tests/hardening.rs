@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::drops::parse_new_drop;
+use burst::domain::drops::{AdminAction, AdminEvent, parse_new_drop};
 use burst::domain::sweeper::{Budget, pending_lookup_minute, sweep, sweep_within};
 use burst::payments::CheckoutRequest;
 use burst_tests::checkout::{
@@ -612,9 +612,10 @@ async fn the_listing_is_paged_cached_and_leaves_long_ended_drops_out() {
         .unwrap();
         past.starts_at = now - Span::days(5);
         past.ends_at = Some(now - ended);
+        let created = AdminEvent::new(&past.id, "tester", AdminAction::Created, json!({}), now);
         env.app
             .store
-            .put_drop(&past, &past.initial_shards(), None)
+            .put_drop(&past, &past.initial_shards(), None, &created)
             .await
             .unwrap();
     }

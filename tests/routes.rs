@@ -536,6 +536,9 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::QueueClosed,
         ApiError::NotInQueue,
         ApiError::DrawPending { starts_at },
+        ApiError::DropLocked,
+        ApiError::DropChanged { version: 3 },
+        ApiError::DropPaused,
         ApiError::AdmissionRequired,
         ApiError::AdmissionInvalid,
         ApiError::QueueUnavailable,
@@ -556,7 +559,7 @@ fn every_api_error() -> Vec<ApiError> {
     errors
 }
 
-const VARIANTS: usize = 28;
+const VARIANTS: usize = 31;
 
 fn variant_index(error: &ApiError) -> usize {
     match error {
@@ -588,6 +591,9 @@ fn variant_index(error: &ApiError) -> usize {
         ApiError::PowInvalid => 25,
         ApiError::PowReplayed => 26,
         ApiError::RateLimited { .. } => 27,
+        ApiError::DropLocked => 28,
+        ApiError::DropChanged { .. } => 29,
+        ApiError::DropPaused => 30,
     }
 }
 
@@ -729,6 +735,10 @@ fn drop_body() -> Value {
         "held": 0,
         "sold": 0,
         "status": "upcoming",
+        "mode": "claim",
+        "paused": false,
+        "version": 0,
+        "price_now": { "amount": 12500, "currency": "EUR" },
     })
 }
 

@@ -1,7 +1,7 @@
 //! The store against DynamoDB Local: items round-trip, drops are written whole, and the table
 //! the tests and `make dev` create is the one `template.yaml` declares.
 
-use burst::domain::drops::{UnitCounts, parse_new_drop};
+use burst::domain::drops::{AdminAction, AdminEvent, UnitCounts, parse_new_drop};
 use burst::store::keys;
 use burst::store::table::{TEMPLATE, TableDefinition};
 use burst_tests::{TestEnv, drop_body};
@@ -18,7 +18,12 @@ async fn a_drop_and_its_shards_round_trip() {
     )
     .unwrap();
     let shards = drop.initial_shards();
-    env.app.store.put_drop(&drop, &shards, None).await.unwrap();
+    let created = AdminEvent::new(&drop.id, "tester", AdminAction::Created, json!({}), now);
+    env.app
+        .store
+        .put_drop(&drop, &shards, None, &created)
+        .await
+        .unwrap();
 
     let read = env
         .app
@@ -44,8 +49,8 @@ async fn a_drop_and_its_shards_round_trip() {
     );
     assert_eq!(
         env.count_items(&format!("DROP#{}", drop.id)).await,
-        5,
-        "drop item + 4 shards"
+        6,
+        "drop item + 4 shards + the creation's event"
     );
     let listed = env
         .app
@@ -56,8 +61,14 @@ async fn a_drop_and_its_shards_round_trip() {
     assert_eq!(listed, vec![drop.clone()]);
 
     // Written once, never twice: the same drop cannot be created over itself.
-    assert!(env.app.store.put_drop(&drop, &shards, None).await.is_err());
-    assert_eq!(env.count_items("DROP#").await, 5);
+    assert!(
+        env.app
+            .store
+            .put_drop(&drop, &shards, None, &created)
+            .await
+            .is_err()
+    );
+    assert_eq!(env.count_items("DROP#").await, 6);
 }
 
 #[tokio::test]

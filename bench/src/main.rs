@@ -392,7 +392,10 @@ pub async fn raw_transaction_limit(env: &TestEnv) -> Limit {
             let reservation =
                 Reservation::new_hold(id, &drop, &format!("limit-{i}"), 1, vec![allocation], now);
             let sent = Instant::now();
-            let outcome = app.store.commit_claim(&reservation, 1, None, now, 0).await;
+            let outcome = app
+                .store
+                .commit_claim(&reservation, 1, None, drop.claim_gate(&[]), now, 0)
+                .await;
             assert!(matches!(outcome, Ok(ClaimCommit::Committed)), "{outcome:?}");
             sent.elapsed()
         }

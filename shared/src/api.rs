@@ -20,11 +20,49 @@ use crate::http::{
 
 /// `POST /admin/drops`
 pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {
-    identify(&request, &app.config)?.require_admin()?;
+    let admin = identify(&request, &app.config)?;
+    admin.require_admin()?;
     let body =
         json_body(&request)?.ok_or_else(|| ApiError::invalid_body("a JSON body is required"))?;
-    let drop = drops::create_drop(&app, body, Utc::now()).await?;
+    let drop = drops::create_drop(&app, &admin.subject, body, Utc::now()).await?;
     Ok(json_response(StatusCode::CREATED, &drop))
+}
+
+/// `PATCH /admin/drops/{drop_id}`
+pub async fn patch_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    let admin = identify(&request, &app.config)?;
+    admin.require_admin()?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let body =
+        json_body(&request)?.ok_or_else(|| ApiError::invalid_body("a JSON body is required"))?;
+    let drop = drops::patch_drop(&app, &admin.subject, &drop_id, body, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &drop))
+}
+
+/// `POST /admin/drops/{drop_id}/pause`
+pub async fn pause_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    set_paused(app, request, true).await
+}
+
+/// `POST /admin/drops/{drop_id}/resume`
+pub async fn resume_drop(app: Arc<App>, request: Request) -> HandlerResult {
+    set_paused(app, request, false).await
+}
+
+async fn set_paused(app: Arc<App>, request: Request, paused: bool) -> HandlerResult {
+    let admin = identify(&request, &app.config)?;
+    admin.require_admin()?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let drop = drops::set_paused(&app, &admin.subject, &drop_id, paused, Utc::now()).await?;
+    Ok(json_response(StatusCode::OK, &drop))
+}
+
+/// `GET /admin/drops/{drop_id}/events`
+pub async fn drop_events(app: Arc<App>, request: Request) -> HandlerResult {
+    identify(&request, &app.config)?.require_admin()?;
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let events = drops::admin_events(&app, &drop_id).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "events": events })))
 }
 
 /// `GET /drops?limit=&cursor=`
@@ -49,6 +87,7 @@ pub async fn claim(app: Arc<App>, request: Request) -> HandlerResult {
     let body = json_body(&request)?;
     let requester = Requester {
         shopper: &shopper.subject,
+        groups: &shopper.groups,
         source_ip: &source_ip(&request),
     };
     let reservation = claims::claim(&app, requester, &drop_id, body).await?;
@@ -140,6 +179,7 @@ pub async fn join_queue(app: Arc<App>, request: Request) -> HandlerResult {
     let body = json_body(&request)?;
     let requester = Requester {
         shopper: &shopper.subject,
+        groups: &shopper.groups,
         source_ip: &source_ip(&request),
     };
     let (ticket, created) = queue::join(&app, requester, &drop_id, body, Utc::now()).await?;
@@ -180,6 +220,7 @@ pub async fn pow_challenge(app: Arc<App>, request: Request) -> HandlerResult {
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let requester = Requester {
         shopper: &shopper.subject,
+        groups: &shopper.groups,
         source_ip: &source_ip(&request),
     };
     let challenge = queue::challenge(&app, requester, &drop_id, Utc::now()).await?;

@@ -21,12 +21,21 @@ const DEV_ISSUER: &str = "burst-local";
 pub struct Identity {
     /// The token's `sub`: the shopper's stable id.
     pub subject: String,
-    pub admin: bool,
+    /// The token's `cognito:groups`: `admin`, and the groups early access is granted to.
+    pub groups: Vec<String>,
 }
 
 impl Identity {
+    pub fn new(subject: String, groups: Vec<String>) -> Self {
+        Self { subject, groups }
+    }
+
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|member_of| member_of == group)
+    }
+
     pub fn require_admin(&self) -> Result<()> {
-        if self.admin {
+        if self.in_group(ADMIN_GROUP) {
             Ok(())
         } else {
             Err(ApiError::Forbidden)
@@ -83,13 +92,11 @@ fn authorizer_identity(request: &Request) -> Option<Identity> {
     };
     let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
     let subject = claims.get("sub").filter(|sub| !sub.is_empty())?;
-    let admin = claims
+    let groups = claims
         .get(GROUPS_CLAIM)
-        .is_some_and(|groups| authorizer_groups(groups).any(|group| group == ADMIN_GROUP));
-    Some(Identity {
-        subject: subject.clone(),
-        admin,
-    })
+        .map(|groups| authorizer_groups(groups).map(str::to_string).collect())
+        .unwrap_or_default();
+    Some(Identity::new(subject.clone(), groups))
 }
 
 /// API Gateway flattens a list claim into a string such as `[admin shoppers]`; a single group
@@ -123,15 +130,17 @@ fn dev_claims_identity(token: &str, secret: &str, now: i64) -> Result<Identity> 
         .filter(|sub| !sub.is_empty())
         .ok_or(ApiError::Unauthenticated)?
         .to_string();
-    let admin = claims
+    let groups = claims
         .get(GROUPS_CLAIM)
         .and_then(Value::as_array)
-        .is_some_and(|groups| {
+        .map(|groups| {
             groups
                 .iter()
-                .any(|group| group.as_str() == Some(ADMIN_GROUP))
-        });
-    Ok(Identity { subject, admin })
+                .filter_map(|group| group.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Identity::new(subject, groups))
 }
 
 /// Verifies an HS256 JWT's signature (constant time), algorithm and expiry; returns its claims.
@@ -167,7 +176,8 @@ fn hmac_sha256(secret: &str) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length")
 }
 
-/// Signs a local development token (`make token`). Never used in AWS.
+/// Signs a local development token (`make token`), in the admin group or none. Never used in
+/// AWS.
 pub fn mint_dev_token(
     secret: &str,
     subject: &str,
@@ -175,8 +185,19 @@ pub fn mint_dev_token(
     now: i64,
     lifetime_seconds: i64,
 ) -> String {
+    let groups: &[&str] = if admin { &[ADMIN_GROUP] } else { &[] };
+    mint_dev_token_in(secret, subject, groups, now, lifetime_seconds)
+}
+
+/// Signs a local development token whose `cognito:groups` are `groups`.
+pub fn mint_dev_token_in(
+    secret: &str,
+    subject: &str,
+    groups: &[&str],
+    now: i64,
+    lifetime_seconds: i64,
+) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let groups: Vec<&str> = if admin { vec![ADMIN_GROUP] } else { vec![] };
     let claims = json!({
         "sub": subject,
         "iss": DEV_ISSUER,

@@ -61,15 +61,25 @@ pub enum ApiError {
     /// 403 `queue_not_open` (+ `opens_at`).
     #[error("the queue has not opened yet")]
     QueueNotOpen { opens_at: DateTime<Utc> },
-    /// 409 `queue_closed`: sold out (no stock, no holds) or ended.
-    #[error("the queue is closed: the drop sold out or ended")]
+    /// 409 `queue_closed`: sold out (no stock, no holds), ended, or a raffle's entries closed.
+    #[error("the queue is closed: the drop sold out or ended, or the raffle's entries closed")]
     QueueClosed,
     /// 404 `not_in_queue`.
     #[error("you have not joined this drop's queue")]
     NotInQueue,
-    /// 409 `draw_pending` (+ `starts_at`): the draw's proof is published at the start.
-    #[error("the draw happens at the start")]
+    /// 409 `draw_pending` (+ `starts_at`: when the draw happens — a raffle's is its
+    /// `entries_close_at`): the proof is published with the draw.
+    #[error("the draw has not happened yet")]
     DrawPending { starts_at: DateTime<Utc> },
+    /// 409 `drop_locked`: a drop's settings cannot change once it has opened.
+    #[error("the drop has opened: its settings can no longer change")]
+    DropLocked,
+    /// 409 `drop_changed` (+ `version`): the drop changed since the version the edit was based on.
+    #[error("the drop changed since you read it (now version {version}); read it again")]
+    DropChanged { version: u64 },
+    /// 403 `drop_paused`: the shop paused claims on a drop without a queue.
+    #[error("the shop has paused this drop; try again when it resumes")]
+    DropPaused,
     /// 403 `admission_required`: a queued drop is claimed with an admission token.
     #[error("this drop is queued: claim with the admission token your ticket shows once admitted")]
     AdmissionRequired,
@@ -189,6 +199,9 @@ impl ApiError {
             Self::QueueClosed => (StatusCode::CONFLICT, "queue_closed"),
             Self::NotInQueue => (StatusCode::NOT_FOUND, "not_in_queue"),
             Self::DrawPending { .. } => (StatusCode::CONFLICT, "draw_pending"),
+            Self::DropLocked => (StatusCode::CONFLICT, "drop_locked"),
+            Self::DropChanged { .. } => (StatusCode::CONFLICT, "drop_changed"),
+            Self::DropPaused => (StatusCode::FORBIDDEN, "drop_paused"),
             Self::AdmissionRequired => (StatusCode::FORBIDDEN, "admission_required"),
             Self::AdmissionInvalid => (StatusCode::FORBIDDEN, "admission_invalid"),
             Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
@@ -254,6 +267,9 @@ impl ApiError {
             }
             Self::DrawPending { starts_at } => {
                 error.insert("starts_at".into(), json!(starts_at));
+            }
+            Self::DropChanged { version } => {
+                error.insert("version".into(), json!(version));
             }
             _ => {}
         }

@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::auth::{ADMIN_GROUP, Identity};
+use crate::auth::Identity;
 use crate::error::{ApiError, Result};
 
 #[derive(Debug)]
@@ -67,10 +67,7 @@ impl JwksVerifier {
         if !audience.is_some_and(|audience| self.audiences.contains(audience)) {
             return Err(ApiError::Unauthenticated);
         }
-        Ok(Identity {
-            admin: claims.groups.iter().any(|group| group == ADMIN_GROUP),
-            subject: claims.sub,
-        })
+        Ok(Identity::new(claims.sub, claims.groups))
     }
 
     async fn keys(&self) -> Result<&JwkSet> {

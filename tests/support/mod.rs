@@ -29,6 +29,8 @@ use stripe_emulator::{Emulator, EmulatorConfig};
 pub enum Caller<'a> {
     Anonymous,
     Shopper(&'a str),
+    /// A shopper in a Cognito group (early access).
+    Member(&'a str, &'a str),
     Admin(&'a str),
 }
 
@@ -155,6 +157,7 @@ impl TestEnv {
         );
         // Tests read what they just wrote: no view is reused.
         app.queue_cache = QueueCache::with_view_ttl(std::time::Duration::ZERO);
+        app.store.set_drop_ttl(std::time::Duration::ZERO);
         Self {
             app: Arc::new(app),
             client,
@@ -209,6 +212,55 @@ impl TestEnv {
             .await;
         assert_eq!(reply.status, 201, "create drop: {:?}", reply.body);
         reply.body
+    }
+
+    /// `PATCH /admin/drops/{id}`.
+    pub async fn patch_drop(&self, caller: Caller<'_>, drop_id: &str, body: Value) -> Reply {
+        let body = body.to_string();
+        let request = event(
+            "PATCH",
+            "/admin/drops/{drop_id}",
+            &[("drop_id", drop_id)],
+            Some(&body),
+            caller,
+        );
+        self.call(burst::api::patch_drop, request).await
+    }
+
+    /// `POST /admin/drops/{id}/pause` (`paused`) or `/resume`.
+    pub async fn set_paused(&self, caller: Caller<'_>, drop_id: &str, paused: bool) -> Reply {
+        let params = [("drop_id", drop_id)];
+        if paused {
+            let request = event(
+                "POST",
+                "/admin/drops/{drop_id}/pause",
+                &params,
+                None,
+                caller,
+            );
+            self.call(burst::api::pause_drop, request).await
+        } else {
+            let request = event(
+                "POST",
+                "/admin/drops/{drop_id}/resume",
+                &params,
+                None,
+                caller,
+            );
+            self.call(burst::api::resume_drop, request).await
+        }
+    }
+
+    /// `GET /admin/drops/{id}/events`.
+    pub async fn drop_events(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
+        let request = event(
+            "GET",
+            "/admin/drops/{drop_id}/events",
+            &[("drop_id", drop_id)],
+            None,
+            caller,
+        );
+        self.call(burst::api::drop_events, request).await
     }
 
     pub async fn list_drops(&self) -> Reply {
@@ -607,6 +659,9 @@ pub fn event_json(
     let claims = match caller {
         Caller::Anonymous => None,
         Caller::Shopper(sub) => Some(json!({ "sub": sub, "cognito:groups": "[shoppers]" })),
+        Caller::Member(sub, group) => {
+            Some(json!({ "sub": sub, "cognito:groups": format!("[shoppers {group}]") }))
+        }
         Caller::Admin(sub) => Some(json!({ "sub": sub, "cognito:groups": "[admin]" })),
     };
     if let Some(claims) = claims {

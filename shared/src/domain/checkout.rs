@@ -60,8 +60,8 @@ pub async fn start_checkout(
             reservation_id: reservation.id.clone(),
             drop_id: drop.id.clone(),
             product_name: drop.name.clone(),
-            unit_amount: drop.price.amount,
-            currency: drop.price.currency.clone(),
+            unit_amount: reservation.price.amount,
+            currency: reservation.price.currency.clone(),
             quantity: reservation.quantity,
             expires_at: reservation.checkout_expires_at,
         })

@@ -6,13 +6,12 @@
 //! returned — does it answer `sold_out`: a sold-out answer costs reads, never a doomed
 //! transaction, and never rests on a stale read.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::domain::drops::DropSpec;
-use crate::domain::drops::Shard;
+use crate::domain::drops::{DropSpec, Price, Shard};
 use crate::domain::ids;
 use crate::domain::limits::{self, Gate};
 use crate::domain::queue::model::TicketStatus;
@@ -37,14 +36,15 @@ pub async fn claim(
     body: Option<Value>,
 ) -> Result<ReservationView> {
     let shopper = requester.shopper;
-    let drop = app
+    let mut drop = app
         .store
         .drop(drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
     let request = parse_claim(body, drop.per_user_limit)?;
     let quantity = request.quantity;
-    drop.ensure_live(Utc::now())?;
+    drop.ensure_claimable(requester.groups, Utc::now())?;
+    let gate = drop.claim_gate(requester.groups);
     let admitted =
         admitted_ticket(app, &drop, requester, request.admission_token.as_deref()).await?;
 
@@ -54,8 +54,23 @@ pub async fn claim(
     let mut retry = Retry::new("claim", MAX_ROUNDS);
     loop {
         let now = Utc::now();
-        drop.ensure_live(now)?;
+        drop.ensure_claimable(requester.groups, now)?;
         let shards = app.store.shards(&drop, true).await?;
+        if !shards
+            .iter()
+            .all(|shard| shard.admits(gate, now.timestamp_millis()))
+        {
+            // The shards say the sale is closed, paused or not started where this container's
+            // copy of the drop says otherwise: it is stale, so the drop as stored decides.
+            drop = app
+                .store
+                .drop_now(drop_id)
+                .await?
+                .ok_or(ApiError::NotFound("drop"))?;
+            drop.ensure_claimable(requester.groups, now)?;
+            retry.again(Again::Changed).await?;
+            continue;
+        }
         let Some(allocations) = allocate(&shards, quantity) else {
             if !swept {
                 swept = true;
@@ -77,13 +92,15 @@ pub async fn claim(
             quantity,
             allocations,
             now,
-        );
+        )
+        .at_price(locked_price(&drop, admitted.as_ref(), now));
         match app
             .store
             .commit_claim(
                 &reservation,
                 drop.per_user_limit,
                 admitted.as_ref(),
+                gate,
                 now,
                 retry.round(),
             )
@@ -238,9 +255,25 @@ async fn admitted_ticket(
             return Err(ApiError::AdmissionInvalid);
         }
     };
+    // Every admission lasts the drop's admission window, fixed once the drop opened: the
+    // token's expiry tells when it was admitted.
+    let admitted_at = DateTime::from_timestamp(claims.exp - i64::from(drop.admission_seconds()), 0)
+        .unwrap_or(now);
     Ok(Some(AdmittedTicket {
         ticket_id: claims.ticket,
+        admitted_at,
     }))
+}
+
+/// The unit price a hold made now locks in: the schedule's step now, or, for an admitted
+/// shopper, the step at their admission if that was lower — a price never rises for someone the
+/// queue already let in.
+fn locked_price(drop: &DropSpec, admitted: Option<&AdmittedTicket>, now: DateTime<Utc>) -> Price {
+    let current = drop.price_at(now);
+    match admitted.map(|ticket| drop.price_at(ticket.admitted_at)) {
+        Some(at_admission) if at_admission.amount < current.amount => at_admission,
+        _ => current,
+    }
 }
 
 fn quantity_error(per_user_limit: u32) -> ApiError {
@@ -295,6 +328,8 @@ mod tests {
             sold: 0,
             starts_at_ms: 0,
             ends_at_ms: None,
+            early_at_ms: None,
+            paused: false,
         }
     }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::domain::drops::Price;
 use crate::domain::reservations::Allocation;
 use crate::error::{ApiError, Result};
 
@@ -47,6 +48,9 @@ pub struct Order {
     pub drop_id: String,
     pub shopper: String,
     pub quantity: u32,
+    /// The unit price locked into the hold this order paid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Price>,
     /// What Stripe collected, in minor units.
     pub amount: i64,
     pub currency: String,
@@ -81,6 +85,8 @@ pub struct OrderView {
     pub id: String,
     pub drop_id: String,
     pub quantity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<Price>,
     pub amount: i64,
     pub currency: String,
     pub status: OrderStatus,
@@ -102,6 +108,7 @@ impl Order {
             id: self.id.clone(),
             drop_id: self.drop_id.clone(),
             quantity: self.quantity,
+            unit_price: self.unit_price.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
             status: self.status,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::drops::DropSpec;
+use crate::domain::drops::{DropSpec, Price};
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::payments::{MIN_SESSION_SECONDS, SessionEnd};
@@ -60,6 +60,9 @@ pub struct Reservation {
     pub drop_id: String,
     pub shopper: String,
     pub quantity: u32,
+    /// The unit price locked in when the hold was made: what checkout charges and the webhook
+    /// expects, whatever the drop's schedule says later.
+    pub price: Price,
     pub allocations: Vec<Allocation>,
     pub status: ReservationStatus,
     pub created_at: DateTime<Utc>,
@@ -89,6 +92,8 @@ pub struct ReservationView {
     pub id: String,
     pub drop_id: String,
     pub quantity: u32,
+    /// The unit price locked into this hold.
+    pub price: Price,
     pub status: ReservationStatus,
     pub expires_at: DateTime<Utc>,
     pub seconds_left: i64,
@@ -96,7 +101,8 @@ pub struct ReservationView {
 }
 
 impl Reservation {
-    /// A new hold of `quantity` units from `allocations`, for the drop's hold window from `now`.
+    /// A new hold of `quantity` units from `allocations`, for the drop's hold window from `now`,
+    /// at the price in force now.
     pub fn new_hold(
         id: String,
         drop: &DropSpec,
@@ -112,6 +118,7 @@ impl Reservation {
             drop_id: drop.id.clone(),
             shopper: shopper.to_string(),
             quantity,
+            price: drop.price_at(now),
             allocations,
             status: ReservationStatus::Held,
             created_at: now,
@@ -122,6 +129,17 @@ impl Reservation {
             checkout_session_id: None,
             checkout_url: None,
         }
+    }
+
+    /// The same hold at `price` (the lower price an admitted shopper locked in earlier).
+    pub fn at_price(mut self, price: Price) -> Self {
+        self.price = price;
+        self
+    }
+
+    /// What the whole hold costs, in minor units.
+    pub fn amount_due(&self) -> i64 {
+        self.price.amount * i64::from(self.quantity)
     }
 
     /// Past its expiry a hold is over, whether or not anything has written that down yet.
@@ -148,6 +166,7 @@ impl Reservation {
             id: self.id.clone(),
             drop_id: self.drop_id.clone(),
             quantity: self.quantity,
+            price: self.price.clone(),
             status,
             expires_at: self.expires_at,
             seconds_left,

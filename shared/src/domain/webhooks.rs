@@ -326,11 +326,12 @@ fn decide(
     session: &SessionObject,
     now: DateTime<Utc>,
 ) -> Decision {
-    let expected = drop.price.amount * i64::from(reservation.quantity);
+    // The price locked into the hold, never the drop's current step: a schedule may have moved.
+    let expected = reservation.amount_due();
     let currency_matches = session
         .currency
         .as_deref()
-        .is_some_and(|currency| currency.eq_ignore_ascii_case(&drop.price.currency));
+        .is_some_and(|currency| currency.eq_ignore_ascii_case(&reservation.price.currency));
     let amount_matches = session.amount_total == Some(expected) && currency_matches;
     match reservation.status {
         ReservationStatus::Paid | ReservationStatus::Refunded => Decision::Done,
@@ -516,6 +517,7 @@ fn order_of(
         drop_id: reservation.drop_id.clone(),
         shopper: reservation.shopper.clone(),
         quantity: reservation.quantity,
+        unit_price: Some(reservation.price.clone()),
         amount: session.amount_total.unwrap_or_default(),
         currency: session
             .currency

@@ -30,6 +30,20 @@ pub fn drop_key(drop_id: &str) -> Key {
     (format!("DROP#{drop_id}"), DROP_SK.into())
 }
 
+/// One thing an admin did to a drop, in the drop's own partition, in time order.
+pub fn admin_event_key(drop_id: &str, at: DateTime<Utc>, event_id: &str) -> Key {
+    (
+        format!("DROP#{drop_id}"),
+        format!("{ADMIN_EVENT_PREFIX}{}#{event_id}", index_time(at)),
+    )
+}
+
+pub fn drop_partition(drop_id: &str) -> String {
+    drop_key(drop_id).0
+}
+
+pub const ADMIN_EVENT_PREFIX: &str = "ADMIN#";
+
 pub fn drop_index_key(closes_at: Option<DateTime<Utc>>, drop_id: &str) -> Key {
     let closes = closes_at.map_or_else(|| NEVER_CLOSES.to_string(), index_time);
     (DROPS_INDEX.into(), format!("{closes}#{drop_id}"))

@@ -2,6 +2,7 @@
 //! (in `keys`), item encoding, and the exact actions of each transaction and what a cancellation
 //! of each action means.
 
+mod drops;
 pub mod keys;
 mod live;
 mod queue;
@@ -9,13 +10,14 @@ mod queue;
 pub mod table;
 mod transactions;
 
+pub use drops::DROP_TTL;
 pub use live::Connection;
 pub use queue::JoinWrite;
 pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -31,7 +33,6 @@ use serde::de::DeserializeOwned;
 use crate::domain::drops::{DropSpec, Shard};
 use crate::domain::ids;
 use crate::domain::orders::Order;
-use crate::domain::queue::model::QueueState;
 use crate::domain::reservations::Reservation;
 use crate::error::{ApiError, Result};
 use keys::Key;
@@ -46,8 +47,11 @@ const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 pub struct Store {
     client: Client,
     table: String,
-    /// Drops never change after creation, so a warm container reads each one once.
-    drop_cache: Mutex<HashMap<String, Arc<DropSpec>>>,
+    /// A warm container reads each drop at most once per `drop_ttl`: the herd's claims never
+    /// make the drop's one item a hot key, and an edit or a pause reaches every container within
+    /// it (the shards, which every claim writes, carry what must hold at once).
+    drop_cache: Mutex<HashMap<String, (Instant, Arc<DropSpec>)>>,
+    drop_ttl: Duration,
 }
 
 impl Store {
@@ -56,7 +60,13 @@ impl Store {
             client,
             table: table.into(),
             drop_cache: Mutex::default(),
+            drop_ttl: DROP_TTL,
         }
+    }
+
+    /// How long a read drop is reused (tests use zero: every read is fresh).
+    pub fn set_drop_ttl(&mut self, ttl: Duration) {
+        self.drop_ttl = ttl;
     }
 
     pub fn client(&self) -> &Client {
@@ -65,59 +75,6 @@ impl Store {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    /// Writes the drop, all its shards and (for a queued drop) its queue state in one
-    /// transaction: a drop is never half-created, and its seed is written once.
-    pub async fn put_drop(
-        &self,
-        drop: &DropSpec,
-        shards: &[Shard],
-        queue: Option<&QueueState>,
-    ) -> Result<()> {
-        let mut drop_item = encode(drop, keys::drop_key(&drop.id))?;
-        let (index_pk, index_sk) = keys::drop_index_key(drop.ends_at, &drop.id);
-        drop_item.insert(keys::GSI1_PK.into(), s(index_pk));
-        drop_item.insert(keys::GSI1_SK.into(), s(index_sk));
-        let mut actions = vec![self.put_new(drop_item)?];
-        for shard in shards {
-            actions.push(self.put_new(encode(shard, keys::shard_key(&drop.id, shard.shard))?)?);
-        }
-        if let Some(queue) = queue {
-            actions.push(self.new_queue_state_item(queue)?);
-        }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    pub async fn drop(&self, drop_id: &str) -> Result<Option<Arc<DropSpec>>> {
-        if !ids::is_valid(drop_id) {
-            return Ok(None);
-        }
-        if let Some(drop) = self.cached_drop(drop_id) {
-            return Ok(Some(drop));
-        }
-        let Some(drop) = self.get::<DropSpec>(keys::drop_key(drop_id), false).await? else {
-            return Ok(None);
-        };
-        let drop = Arc::new(drop);
-        self.drop_cache
-            .lock()
-            .expect("drop cache poisoned")
-            .insert(drop.id.clone(), drop.clone());
-        Ok(Some(drop))
-    }
-
-    fn cached_drop(&self, drop_id: &str) -> Option<Arc<DropSpec>> {
-        self.drop_cache
-            .lock()
-            .expect("drop cache poisoned")
-            .get(drop_id)
-            .cloned()
     }
 
     /// One page of the drops still open at `since` (or never closing), by closing time.

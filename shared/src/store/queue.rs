@@ -39,6 +39,7 @@ impl Store {
             ticket_id: ticket.id.clone(),
             shopper: ticket.shopper.clone(),
             joined_at_us: ticket.joined_at_us,
+            early: ticket.early,
         };
         let member_key = if ticket.cohort {
             keys::cohort_member_key(&ticket.drop_id, ticket.stripe, &ticket.id)

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use super::{Item, RETENTION_SECONDS, Store, condition_met, encode, keys, n, s};
+use crate::domain::drops::ClaimGate;
 use crate::domain::orders::{Order, OrderStatus};
 use crate::domain::queue::model::TicketStatus;
 use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
@@ -29,6 +30,8 @@ pub(super) enum Role {
     Order,
     /// The PaymentIntent → order link.
     PaymentLink,
+    /// A drop's own item.
+    Drop,
     /// A shopper's queue ticket.
     Ticket,
     /// A queue member item (who joined, for the draw or the sequencer).
@@ -92,6 +95,7 @@ pub enum ClaimCommit {
 #[derive(Debug, Clone)]
 pub struct AdmittedTicket {
     pub ticket_id: String,
+    pub admitted_at: DateTime<Utc>,
 }
 
 /// How any other transaction ended.
@@ -146,7 +150,7 @@ impl Bucket {
 }
 
 /// One `Update` action, built up fluently.
-struct UpdateAction {
+pub(super) struct UpdateAction {
     key: keys::Key,
     expression: String,
     condition: Option<String>,
@@ -156,7 +160,7 @@ struct UpdateAction {
 }
 
 impl UpdateAction {
-    fn new(key: keys::Key, expression: impl Into<String>) -> Self {
+    pub(super) fn new(key: keys::Key, expression: impl Into<String>) -> Self {
         Self {
             key,
             expression: expression.into(),
@@ -167,17 +171,17 @@ impl UpdateAction {
         }
     }
 
-    fn when(mut self, condition: impl Into<String>) -> Self {
+    pub(super) fn when(mut self, condition: impl Into<String>) -> Self {
         self.condition = Some(condition.into());
         self
     }
 
-    fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+    pub(super) fn name(mut self, placeholder: &str, attribute: &str) -> Self {
         self.names.insert(placeholder.into(), attribute.into());
         self
     }
 
-    fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+    pub(super) fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
         self.values.insert(placeholder.into(), value);
         self
     }
@@ -187,7 +191,7 @@ impl UpdateAction {
         self
     }
 
-    fn build(self, table: &str) -> Result<TransactWriteItem> {
+    pub(super) fn build(self, table: &str) -> Result<TransactWriteItem> {
         let (pk, sk) = self.key;
         let update = Update::builder()
             .table_name(table)
@@ -250,6 +254,7 @@ impl Store {
         reservation: &Reservation,
         per_user_limit: u32,
         admitted: Option<&AdmittedTicket>,
+        gate: ClaimGate,
         now: DateTime<Utc>,
         attempt: u32,
     ) -> Result<ClaimCommit> {
@@ -296,22 +301,30 @@ impl Store {
         }
         claim.push(Role::ClaimRecord, claim_record.build(&self.table)?);
         claim.push(Role::Reservation, self.put_new(reservation_item)?);
+        // Exactly `Shard::admits`: the window (early for members of an early group), and the
+        // operator's pause where it applies.
+        let mut shard_condition = String::from(
+            "#from >= :units AND (starts_at_ms <= :now OR early_at_ms <= :early) \
+             AND (attribute_not_exists(ends_at_ms) OR ends_at_ms > :now)",
+        );
+        if gate.pause_applies {
+            shard_condition.push_str(" AND (attribute_not_exists(paused) OR paused = :running)");
+        }
+        let now_ms = now.timestamp_millis();
         for allocation in &reservation.allocations {
-            claim.push(
-                Role::Shard,
-                move_units(
-                    &reservation.drop_id,
-                    allocation,
-                    Bucket::Available,
-                    Bucket::Held,
-                )
-                .when(
-                    "#from >= :units AND starts_at_ms <= :now \
-                         AND (attribute_not_exists(ends_at_ms) OR ends_at_ms > :now)",
-                )
-                .value(":now", n(now.timestamp_millis()))
-                .build(&self.table)?,
-            );
+            let mut take = move_units(
+                &reservation.drop_id,
+                allocation,
+                Bucket::Available,
+                Bucket::Held,
+            )
+            .when(shard_condition.clone())
+            .value(":now", n(now_ms))
+            .value(":early", n(if gate.early { now_ms } else { -1 }));
+            if gate.pause_applies {
+                take = take.value(":running", AttributeValue::Bool(false));
+            }
+            claim.push(Role::Shard, take.build(&self.table)?);
         }
 
         // The token makes the SDK's own network retries of this exact attempt idempotent.
@@ -712,6 +725,17 @@ impl Store {
         }
     }
 
+    /// A transaction that must simply happen: a refusal, or contention that outlasted the SDK's
+    /// retries, is an error.
+    pub(super) async fn transact_all(&self, transaction: Transaction) -> Result<()> {
+        let name = transaction.name;
+        match self.transact(transaction, None).await? {
+            Sent::Committed => Ok(()),
+            Sent::Contended => Err(ApiError::Busy),
+            Sent::Refused { role, reasons, .. } => Err(refused(name, role, &reasons)),
+        }
+    }
+
     /// Files the order under its PaymentIntent (idempotent: the same link each time).
     fn link_payment(&self, transaction: &mut Transaction, order: &Order) -> Result<()> {
         let Some(payment_intent) = &order.payment_intent else {
@@ -751,7 +775,7 @@ impl Store {
         )
     }
 
-    fn put_when(
+    pub(super) fn put_when(
         &self,
         item: Item,
         condition: &str,
@@ -770,7 +794,7 @@ impl Store {
 }
 
 impl UpdateAction {
-    fn with_expression(mut self, expression: impl Into<String>) -> Self {
+    pub(super) fn with_expression(mut self, expression: impl Into<String>) -> Self {
         self.expression = expression.into();
         self
     }
@@ -792,7 +816,11 @@ fn outcome_of(
     }
 }
 
-fn refused(transaction: &'static str, role: Role, reasons: &[CancellationReason]) -> ApiError {
+pub(super) fn refused(
+    transaction: &'static str,
+    role: Role,
+    reasons: &[CancellationReason],
+) -> ApiError {
     tracing::error!(
         transaction,
         ?role,

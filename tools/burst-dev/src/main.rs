@@ -2,11 +2,12 @@
 //!
 //!   burst-dev create-table          create $TABLE_NAME from template.yaml (idempotent)
 //!   burst-dev seed-demo             add the demo drop unless a drop of that name exists
-//!   burst-dev token USER [--admin]  print a dev JWT signed with $BURST_DEV_JWT_SECRET
+//!   burst-dev token USER [--admin] [--group NAME]…
+//!                                   print a dev JWT signed with $BURST_DEV_JWT_SECRET
 //!   burst-dev admission-key         print a new admission key pair (for a deployment)
 
 use burst::App;
-use burst::auth::mint_dev_token;
+use burst::auth::{ADMIN_GROUP, mint_dev_token_in};
 use burst::domain::queue::Requester;
 use burst::domain::queue::admission::{AdmissionKeys, new_private_hex};
 use burst::domain::{claims, drops};
@@ -36,7 +37,8 @@ async fn main() {
 }
 
 fn usage() -> String {
-    "usage: burst-dev create-table | seed-demo | token USER [--admin] | admission-key".into()
+    "usage: burst-dev create-table | seed-demo | token USER [--admin] [--group NAME]… | admission-key"
+        .into()
 }
 
 async fn create_table() -> Result<(), String> {
@@ -50,8 +52,10 @@ async fn create_table() -> Result<(), String> {
 }
 
 /// The demo shop: a drop in every state a shopper can meet — live now; queued, whose queue is
-/// open and which starts a minute after seeding; upcoming; and sold out (its units held by three
-/// demo shoppers for an hour). Each is created unless a drop of its name exists.
+/// open and which starts a minute after seeding; upcoming (with early access for the `vip`
+/// group); sold out (its units held by three demo shoppers for an hour); a raffle whose entries
+/// close two minutes after seeding; and a live drop whose price steps down. Each is created
+/// unless a drop of its name exists.
 async fn seed_demo() -> Result<(), String> {
     let app = App::from_env().await;
     let now = Utc::now();
@@ -86,6 +90,31 @@ async fn seed_demo() -> Result<(), String> {
             "total_units": 120,
             "starts_at": minutes(3 * 24 * 60),
             "queue": { "opens_at": minutes(2 * 24 * 60) },
+            "early_access": [{ "group": "vip", "starts_at": minutes(2 * 24 * 60 + 12 * 60) }],
+        }),
+        json!({
+            "name": "Halo Turntable — Raffle",
+            "description": "40 turntables by raffle: enter until the draw, winners have ten minutes to claim.",
+            "price": { "amount": 89900, "currency": "EUR" },
+            "total_units": 40,
+            "starts_at": minutes(2),
+            "ends_at": minutes(2 * 24 * 60),
+            "mode": "raffle",
+            "queue": { "opens_at": minutes(-1), "proof_of_work": true },
+            "raffle": { "entries_close_at": minutes(2), "claim_window_seconds": 600 },
+        }),
+        json!({
+            "name": "Drift Jacket — Falling Price",
+            "description": "A published Dutch schedule: the price steps down every twenty minutes, nobody gains by being first.",
+            "price": { "amount": 24900, "currency": "EUR" },
+            "total_units": 60,
+            "starts_at": minutes(-1),
+            "ends_at": minutes(24 * 60),
+            "price_schedule": [
+                { "at": minutes(20), "amount": 21900 },
+                { "at": minutes(40), "amount": 18900 },
+                { "at": minutes(60), "amount": 15900 },
+            ],
         }),
         json!({
             "name": SOLD_OUT_DROP_NAME,
@@ -103,13 +132,14 @@ async fn seed_demo() -> Result<(), String> {
             println!("demo drop already there: {name} {}", drop.id);
             continue;
         }
-        let view = drops::create_drop(&app, body.clone(), now)
+        let view = drops::create_drop(&app, "burst-dev", body.clone(), now)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         if name == SOLD_OUT_DROP_NAME {
             for shopper in ["demo-early-1", "demo-early-2", "demo-early-3"] {
                 let requester = Requester {
                     shopper,
+                    groups: &[],
                     source_ip: "127.0.0.1",
                 };
                 claims::claim(&app, requester, &view.drop.id, None)
@@ -139,14 +169,22 @@ fn token(args: &[String]) -> Result<(), String> {
         .first()
         .filter(|u| !u.starts_with("--"))
         .ok_or_else(usage)?;
-    let admin = args.iter().any(|a| a == "--admin");
+    let mut groups: Vec<&str> = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--admin" => groups.push(ADMIN_GROUP),
+            "--group" => groups.push(rest.next().ok_or_else(usage)?),
+            _ => return Err(usage()),
+        }
+    }
     let secret = std::env::var("BURST_DEV_JWT_SECRET").unwrap_or_else(|_| LOCAL_SECRET.into());
     println!(
         "{}",
-        mint_dev_token(
+        mint_dev_token_in(
             &secret,
             user,
-            admin,
+            &groups,
             Utc::now().timestamp(),
             TOKEN_LIFETIME_SECONDS
         )

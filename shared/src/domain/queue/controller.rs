@@ -1,8 +1,9 @@
 //! The admission controller: the one writer of a queue's state. Each tick (every second while a
 //! queue is active) it
 //!
-//! 1. draws the cohort at `starts_at` (once, under a lease): every pre-queue member, ordered by
-//!    the committed seed, written as immutable order chunks;
+//! 1. draws the early-access cohort at its start (queued drops with early access), then the
+//!    cohort at `starts_at` — a raffle's at `entries_close_at` — (each once, under a lease):
+//!    every pre-queue member, ordered by the committed seed, written as immutable order chunks;
 //! 2. numbers the tickets that joined since, in arrival order, after the cohort (and, once,
 //!    pre-queue joins whose write landed after the draw read the cohort);
 //! 3. reviews the open admissions: a claimed ticket is done, an admission past its time becomes
@@ -64,35 +65,53 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
         .queue_state(&drop.id)
         .await?
         .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
-    if now >= drop.starts_at && !state.cohort_fixed {
+    let early_due = drop.early_draw_at().is_some_and(|at| now >= at);
+    if early_due && !state.early_drawn && !state.cohort_fixed {
+        if !draw_early_cohort(app, drop, &mut state, now).await? {
+            report.lost_race = true;
+            return Ok(report);
+        }
+        report.drew = true;
+    }
+    if now >= drop.draw_at() && !state.cohort_fixed {
         if !draw_cohort(app, drop, &mut state, now).await? {
             report.lost_race = true;
             return Ok(report);
         }
         report.drew = true;
     }
-    if !state.cohort_fixed {
+    if !state.admitting() {
         return Ok(report);
     }
-    report.numbered = number_arrivals(app, drop, &mut state, now).await?;
+    if state.cohort_fixed {
+        report.numbered = number_arrivals(app, drop, &mut state, now).await?;
+    }
 
     state.record_joins(now.timestamp_millis(), app.store.joins(&drop.id).await?);
     let shards = app.store.shards(drop, true).await?;
     let counts = UnitCounts::sum(&shards);
     let (outstanding, expired) = review_admissions(app, drop, &mut state, now).await?;
     report.expired = expired;
-    let closed = matches!(
+    // Paused: admissions stop (admitted shoppers keep theirs); sold out or ended: the line is
+    // closed.
+    let halted = matches!(
         phase(drop, settings, counts, now),
-        Phase::SoldOut | Phase::Ended
+        Phase::SoldOut | Phase::Ended | Phase::Paused
     );
-    let wanted = if closed {
+    let wanted = if halted {
         0
     } else {
         policy::to_admit(policy::AdmissionInputs {
             available: counts.available,
             outstanding,
             waiting: state.sequenced.saturating_sub(state.serving),
-            no_show_rate: state.no_show_rate(),
+            // A raffle admits exactly as many winners as there are units: a win that goes
+            // unused passes on when it expires, never sooner.
+            no_show_rate: if drop.raffle.is_some() {
+                None
+            } else {
+                state.no_show_rate()
+            },
             admitted_last_minute: state.admitted_since(now.timestamp_millis() - 60_000),
             admit_per_minute: settings.admit_per_minute,
         })
@@ -138,12 +157,20 @@ async fn draw_cohort(
     if !app.store.save_queue_state(state).await? {
         return Ok(false);
     }
+    // The early cohort already holds the first positions.
+    let early: HashSet<String> = drawn_ids(app, drop, 1, state.early_size).await?;
     let mut members = Vec::new();
     for stripe in 0..QUEUE_STRIPES {
-        members.extend(app.store.cohort_members(&drop.id, stripe).await?);
+        members.extend(
+            app.store
+                .cohort_members(&drop.id, stripe)
+                .await?
+                .into_iter()
+                .filter(|member| !early.contains(&member.ticket_id)),
+        );
     }
     let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
-    let chunks = chunks_from(1, &ordered);
+    let chunks = chunks_from(state.cohort_start(), &ordered);
     let index = OrderIndex {
         chunks: chunks
             .iter()
@@ -159,10 +186,95 @@ async fn draw_cohort(
     app.store.put_order_index(&drop.id, &index).await?;
     state.cohort_fixed = true;
     state.cohort_size = ordered.len() as u64;
-    state.sequenced = state.cohort_size;
+    state.sequenced = state.early_size + state.cohort_size;
     state.drawing_until = None;
     tracing::info!(drop_id = %drop.id, cohort = state.cohort_size, "cohort drawn; seed revealed");
     Ok(true)
+}
+
+/// The early draw, at the early-access start of a queued drop: the members of early groups who
+/// joined before it, ordered by the same seed, take positions from 1 (their tickets carry their
+/// position; the seed stays secret until the cohort's draw). `false` when another controller
+/// holds the lease.
+async fn draw_early_cohort(
+    app: &App,
+    drop: &DropSpec,
+    state: &mut QueueState,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if state.drawing_until.is_some_and(|until| until > now) {
+        return Ok(false);
+    }
+    state.drawing_until = Some(now + DRAW_LEASE);
+    state.version += 1;
+    if !app.store.save_queue_state(state).await? {
+        return Ok(false);
+    }
+    let mut members = Vec::new();
+    for stripe in 0..QUEUE_STRIPES {
+        members.extend(
+            app.store
+                .cohort_members(&drop.id, stripe)
+                .await?
+                .into_iter()
+                .filter(|member| member.early),
+        );
+    }
+    let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
+    app.store
+        .put_order_chunks(&drop.id, &chunks_from(1, &ordered))
+        .await?;
+    for (offset, member) in ordered.iter().enumerate() {
+        app.store
+            .set_ticket_position(member, &drop.id, 1 + offset as u64)
+            .await?;
+    }
+    state.early_drawn = true;
+    state.early_size = ordered.len() as u64;
+    state.sequenced = state.early_size;
+    state.drawing_until = None;
+    state.dirty = true;
+    tracing::info!(drop_id = %drop.id, early_cohort = state.early_size, "early cohort drawn");
+    Ok(true)
+}
+
+/// The ticket ids at positions `first..first + count` of the order.
+pub(super) async fn drawn_ids(
+    app: &App,
+    drop: &DropSpec,
+    first: u64,
+    count: u64,
+) -> Result<HashSet<String>> {
+    Ok(drawn_in_order(app, drop, first, count)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// The ticket ids at positions `first..first + count`, in position order.
+pub(super) async fn drawn_in_order(
+    app: &App,
+    drop: &DropSpec,
+    first: u64,
+    count: u64,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count as usize);
+    if count == 0 {
+        return Ok(ids);
+    }
+    let last = first + count - 1;
+    for chunk in app.store.order_chunks(&drop.id, first).await? {
+        for (offset, (ticket_id, _)) in chunk.entries.iter().enumerate() {
+            let position = chunk.start + offset as u64;
+            if (first..=last).contains(&position) {
+                ids.push(ticket_id.clone());
+            }
+        }
+        if chunk.end() >= last {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 fn chunks_from(first_position: u64, members: &[Member]) -> Vec<OrderChunk> {
@@ -252,13 +364,7 @@ async fn number_arrivals(
 
 /// Pre-queue members the draw did not see (their write landed after it read the cohort).
 async fn missed_by_the_draw(app: &App, drop: &DropSpec, state: &QueueState) -> Result<Vec<Member>> {
-    let mut drawn: HashSet<String> = HashSet::new();
-    for chunk in app.store.order_chunks(&drop.id, 1).await? {
-        if chunk.start > state.cohort_size {
-            break;
-        }
-        drawn.extend(chunk.entries.into_iter().map(|(id, _)| id));
-    }
+    let drawn = drawn_ids(app, drop, 1, state.early_size + state.cohort_size).await?;
     let mut missed = Vec::new();
     for stripe in 0..QUEUE_STRIPES {
         for member in app.store.cohort_members(&drop.id, stripe).await? {
@@ -306,9 +412,8 @@ async fn review_admissions(
                 }
                 // Admitted by a run whose state save was lost, or not at all: admit it now.
                 Some(ticket) if ticket.status == TicketStatus::Waiting => {
-                    let settings = settings_of(drop)?;
                     let expires_at =
-                        now + chrono::Duration::seconds(i64::from(settings.admission_seconds));
+                        now + chrono::Duration::seconds(i64::from(drop.admission_seconds()));
                     app.store
                         .admit_ticket(&ticket.shopper, &drop.id, now, expires_at)
                         .await?;
@@ -375,8 +480,7 @@ async fn admit_next(
     wanted: u64,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let settings = settings_of(drop)?;
-    let expires_at = now + chrono::Duration::seconds(i64::from(settings.admission_seconds));
+    let expires_at = now + chrono::Duration::seconds(i64::from(drop.admission_seconds()));
     let last = (state.serving + wanted).min(state.sequenced);
     let mut position = state.serving + 1;
     while position <= last {
@@ -419,8 +523,17 @@ pub async fn run(app: &App, run_for: Duration) -> Result<u64> {
             drops = active_queues(app, Utc::now()).await?;
             listed_at = Some(started);
         }
-        for drop in &drops {
-            if let Err(error) = tick(app, drop, Utc::now()).await {
+        for listed in &drops {
+            // Read each tick, not once a listing: a pause or resume acts within a second.
+            let drop = match app.store.drop_now(&listed.id).await {
+                Ok(Some(drop)) => drop,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::error!(drop_id = %listed.id, error = %crate::error::chain(&error), "queued drop unreadable");
+                    continue;
+                }
+            };
+            if let Err(error) = tick(app, &drop, Utc::now()).await {
                 tracing::error!(drop_id = %drop.id, error = %crate::error::chain(&error), "queue tick failed");
             }
             ticks += 1;

@@ -51,6 +51,8 @@ pub enum Phase {
     Upcoming,
     Prequeue,
     Open,
+    /// The shop paused admissions (shown instead of `prequeue` or `open`).
+    Paused,
     SoldOut,
     Ended,
 }
@@ -84,9 +86,13 @@ pub struct QueueStatus {
     pub opens_at: DateTime<Utc>,
     pub starts_at: DateTime<Utc>,
     pub seed_commitment: String,
-    /// Revealed with the draw at `starts_at`.
+    /// Revealed with the draw at `draw_at`.
     pub seed: Option<String>,
     pub cohort_size: Option<u64>,
+    /// When the pre-queue is drawn: `starts_at`, or a raffle's `entries_close_at`.
+    pub draw_at: DateTime<Utc>,
+    /// Drawn ahead of the cohort (early access), once drawn.
+    pub early_cohort_size: Option<u64>,
     pub serving: u64,
     pub waiting: u64,
     pub admitted_per_minute: u64,
@@ -100,7 +106,12 @@ pub struct DrawProof {
     pub drop_id: String,
     pub seed: String,
     pub seed_commitment: String,
-    /// Ticket ids in position order (position 1 first).
+    /// The early-access cohort's ticket ids in position order, from position 1 (empty without
+    /// early access). Drawn by the same rule among themselves.
+    pub early_cohort: Vec<String>,
+    /// The cohort's first position (after the early cohort).
+    pub cohort_start: u64,
+    /// Ticket ids in position order, from `cohort_start`.
     pub cohort: Vec<String>,
 }
 
@@ -155,10 +166,12 @@ pub fn phase(
         Phase::Ended
     } else if now < settings.opens_at {
         Phase::Upcoming
-    } else if now < drop.starts_at {
-        Phase::Prequeue
-    } else if counts.available + counts.held <= 0 {
+    } else if now >= drop.draw_at() && counts.available + counts.held <= 0 {
         Phase::SoldOut
+    } else if drop.paused {
+        Phase::Paused
+    } else if now < drop.draw_at() {
+        Phase::Prequeue
     } else {
         Phase::Open
     }
@@ -168,6 +181,8 @@ pub fn phase(
 #[derive(Debug, Clone, Copy)]
 pub struct Requester<'a> {
     pub shopper: &'a str,
+    /// The token's groups (early access).
+    pub groups: &'a [String],
     pub source_ip: &'a str,
 }
 
@@ -259,6 +274,10 @@ pub async fn join(
             opens_at: settings.opens_at,
         });
     }
+    // A raffle's entries close at the draw: nobody enters after the order is fixed.
+    if drop.raffle.is_some() && now >= drop.draw_at() {
+        return Err(ApiError::QueueClosed);
+    }
     let line = line(app, &drop).await?;
     if matches!(
         phase(&drop, settings, line.counts, now),
@@ -289,7 +308,9 @@ pub async fn join(
         shopper: shopper.to_string(),
         joined_at: now,
         joined_at_us: now.timestamp_micros(),
-        cohort: now < drop.starts_at,
+        cohort: now < drop.draw_at(),
+        early: drop.is_early_member(requester.groups)
+            && drop.early_draw_at().is_some_and(|at| now < at),
         stripe: rand::rng().random_range(0..QUEUE_STRIPES),
         position: None,
         status: TicketStatus::Waiting,
@@ -400,13 +421,14 @@ pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Queu
     let line = line(app, &drop).await?;
     let phase = phase(&drop, settings, line.counts, now);
     let state = &line.state;
-    let ms_to_start = (drop.starts_at - now).num_milliseconds();
+    let ms_to_start = (drop.draw_at() - now).num_milliseconds();
     let poll_after_ms = match phase {
         Phase::Upcoming => {
             ((settings.opens_at - now).num_milliseconds() / 2).clamp(1_000, 30_000) as u64
         }
         Phase::Prequeue => policy::poll_after_ms(Standing::BeforeStart { ms_to_start }, 0.5),
         Phase::Open => 1_000,
+        Phase::Paused => 5_000,
         Phase::SoldOut | Phase::Ended => 60_000,
     };
     Ok(QueueStatus {
@@ -417,6 +439,8 @@ pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Queu
         seed_commitment: state.seed_commitment.clone(),
         seed: state.cohort_fixed.then(|| state.seed.clone()),
         cohort_size: state.cohort_fixed.then_some(state.cohort_size),
+        draw_at: drop.draw_at(),
+        early_cohort_size: state.early_drawn.then_some(state.early_size),
         serving: state.serving,
         waiting: line
             .joins
@@ -437,24 +461,20 @@ pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawP
         .queue_state(&drop.id)
         .await?
         .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
-    if now < drop.starts_at || !state.cohort_fixed {
+    if now < drop.draw_at() || !state.cohort_fixed {
         return Err(ApiError::DrawPending {
-            starts_at: drop.starts_at,
+            starts_at: drop.draw_at(),
         });
     }
-    let mut cohort = Vec::with_capacity(state.cohort_size as usize);
-    for chunk in app.store.order_chunks(&drop.id, 1).await? {
-        for (ticket_id, _) in &chunk.entries {
-            if cohort.len() as u64 == state.cohort_size {
-                break;
-            }
-            cohort.push(ticket_id.clone());
-        }
-    }
+    let early_cohort = controller::drawn_in_order(app, &drop, 1, state.early_size).await?;
+    let cohort =
+        controller::drawn_in_order(app, &drop, state.cohort_start(), state.cohort_size).await?;
     Ok(DrawProof {
         drop_id: drop.id.clone(),
-        seed: state.seed,
-        seed_commitment: state.seed_commitment,
+        seed: state.seed.clone(),
+        seed_commitment: state.seed_commitment.clone(),
+        early_cohort,
+        cohort_start: state.cohort_start(),
         cohort,
     })
 }
@@ -520,9 +540,9 @@ pub struct ClaimRefusals {
 pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<IntegrityReport> {
     let drop = queued_drop(app, drop_id).await?;
     settings_of(&drop)?;
-    if now < drop.starts_at {
+    if now < drop.draw_at() {
         return Err(ApiError::DropNotLive {
-            reason: "the integrity report is published once the drop has started",
+            reason: "the integrity report is published once the drop is drawn",
             starts_at: drop.starts_at,
             ends_at: drop.ends_at,
         });
@@ -548,8 +568,10 @@ pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<I
         joins: JoinCounts {
             received: get(Count::JoinReceived),
             tickets: get(Count::Ticket),
-            cohort: state.cohort_size,
-            after_open: state.sequenced.saturating_sub(state.cohort_size),
+            cohort: state.early_size + state.cohort_size,
+            after_open: state
+                .sequenced
+                .saturating_sub(state.early_size + state.cohort_size),
             refused: JoinRefusals {
                 proof_missing: get(Count::PowMissing),
                 proof_invalid: get(Count::PowInvalid),
@@ -729,7 +751,7 @@ async fn view(
     let standing = match status {
         TicketStatus::Waiting if phase == Phase::Prequeue || position.is_none() => {
             Standing::BeforeStart {
-                ms_to_start: (drop.starts_at - now).num_milliseconds().max(1_000),
+                ms_to_start: (drop.draw_at() - now).num_milliseconds().max(1_000),
             }
         }
         TicketStatus::Waiting => Standing::Waiting {

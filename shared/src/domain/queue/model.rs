@@ -62,8 +62,12 @@ pub struct Ticket {
     pub joined_at: DateTime<Utc>,
     /// Microseconds: the arrival order of joins after the start.
     pub joined_at_us: i64,
-    /// Joined before `starts_at`: placed by the draw.
+    /// Joined before the draw (`starts_at`, a raffle's `entries_close_at`): placed by it.
     pub cohort: bool,
+    /// Joined before the early draw as a member of an early-access group: placed by it, ahead
+    /// of everyone else.
+    #[serde(default)]
+    pub early: bool,
     pub stripe: u32,
     /// Set by the sequencer for tickets not placed by the draw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,9 @@ pub struct Member {
     pub ticket_id: String,
     pub shopper: String,
     pub joined_at_us: i64,
+    /// In the early-access cohort.
+    #[serde(default)]
+    pub early: bool,
 }
 
 /// Consecutive positions from `start`: `entries[i]` holds position `start + i`.
@@ -120,6 +127,12 @@ pub struct QueueState {
     pub seed_commitment: String,
     pub cohort_fixed: bool,
     pub cohort_size: u64,
+    /// The early-access cohort was drawn: it holds positions `1..=early_size`, and the cohort
+    /// follows it.
+    #[serde(default)]
+    pub early_drawn: bool,
+    #[serde(default)]
+    pub early_size: u64,
     /// The highest position assigned.
     pub sequenced: u64,
     /// The highest position admitted (admission is strictly in position order).
@@ -158,6 +171,8 @@ impl QueueState {
             seed_commitment,
             cohort_fixed: false,
             cohort_size: 0,
+            early_drawn: false,
+            early_size: 0,
             sequenced: 0,
             serving: 0,
             settled_through: 0,
@@ -171,6 +186,16 @@ impl QueueState {
             version: 0,
             dirty: false,
         }
+    }
+
+    /// The cohort's first position: after the early cohort.
+    pub fn cohort_start(&self) -> u64 {
+        self.early_size + 1
+    }
+
+    /// Admission may run: the cohort, or at least the early cohort, is drawn.
+    pub fn admitting(&self) -> bool {
+        self.cohort_fixed || self.early_drawn
     }
 
     /// The share of ended admissions that went unused.

@@ -1,0 +1,217 @@
+//! A drop's own items: the drop, its shards' copies of its sale window and pause, and the record
+//! of what admins did to it. Every change to a drop is one transaction with its event.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::transactions::{Role, Sent, Transaction, UpdateAction};
+use super::{Store, decode_each, encode, keys, n, s};
+use crate::domain::drops::{AdminEvent, DropSpec, Shard};
+use crate::domain::ids;
+use crate::domain::queue::model::QueueState;
+use crate::error::Result;
+
+/// How long a container reuses a drop it read.
+pub const DROP_TTL: Duration = Duration::from_secs(1);
+
+impl Store {
+    /// Writes the drop, all its shards, (for a queued drop) its queue state and the creation's
+    /// event in one transaction: a drop is never half-created, and its seed is written once.
+    pub async fn put_drop(
+        &self,
+        drop: &DropSpec,
+        shards: &[Shard],
+        queue: Option<&QueueState>,
+        event: &AdminEvent,
+    ) -> Result<()> {
+        let mut create = Transaction::new("create drop");
+        create.push(Role::Drop, self.put_new(drop_item(drop)?)?);
+        for shard in shards {
+            create.push(
+                Role::Shard,
+                self.put_new(encode(shard, keys::shard_key(&drop.id, shard.shard))?)?,
+            );
+        }
+        if let Some(queue) = queue {
+            create.push(Role::Drop, self.new_queue_state_item(queue)?);
+        }
+        create.push(Role::Drop, self.put_new(event_item(event)?)?);
+        self.transact_all(create).await
+    }
+
+    /// Replaces the drop's settings if it is still at `expected_version`, with the shards'
+    /// copies of its window and the edit's event. `false` when the drop moved on.
+    pub async fn replace_drop(
+        &self,
+        drop: &DropSpec,
+        expected_version: u64,
+        event: &AdminEvent,
+    ) -> Result<bool> {
+        let mut replace = Transaction::new("edit drop");
+        replace.push(
+            Role::Drop,
+            self.put_when(
+                drop_item(drop)?,
+                "#version = :expected",
+                [("#version".to_string(), "version".to_string())].into(),
+                [(":expected".to_string(), n(expected_version as i64))].into(),
+            )?,
+        );
+        for shard in 0..drop.shard_count {
+            let mut set = vec!["starts_at_ms = :starts"];
+            let mut remove = Vec::new();
+            let mut update = UpdateAction::new(keys::shard_key(&drop.id, shard), "")
+                .when("attribute_exists(PK)")
+                .value(":starts", n(drop.starts_at.timestamp_millis()));
+            match drop.ends_at {
+                Some(end) => {
+                    set.push("ends_at_ms = :ends");
+                    update = update.value(":ends", n(end.timestamp_millis()));
+                }
+                None => remove.push("ends_at_ms"),
+            }
+            match drop.early_at_ms() {
+                Some(early) => {
+                    set.push("early_at_ms = :early");
+                    update = update.value(":early", n(early));
+                }
+                None => remove.push("early_at_ms"),
+            }
+            let mut expression = format!("SET {}", set.join(", "));
+            if !remove.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+            }
+            replace.push(
+                Role::Shard,
+                update.with_expression(expression).build(&self.table)?,
+            );
+        }
+        replace.push(Role::Drop, self.put_new(event_item(event)?)?);
+        match self.transact(replace, None).await? {
+            Sent::Committed => {
+                self.forget_drop(&drop.id);
+                Ok(true)
+            }
+            Sent::Refused {
+                role: Role::Drop, ..
+            }
+            | Sent::Contended => Ok(false),
+            Sent::Refused { role, reasons, .. } => {
+                Err(super::transactions::refused("edit drop", role, &reasons))
+            }
+        }
+    }
+
+    /// Sets the operator's pause on the drop (raising its version) and, where it stops claims,
+    /// on every shard, with the event, in one transaction.
+    pub async fn set_paused(
+        &self,
+        drop: &DropSpec,
+        paused: bool,
+        event: &AdminEvent,
+    ) -> Result<()> {
+        let mut pause = Transaction::new("pause drop");
+        pause.push(
+            Role::Drop,
+            UpdateAction::new(
+                keys::drop_key(&drop.id),
+                "SET paused = :paused ADD #version :one",
+            )
+            .when("attribute_exists(PK)")
+            .name("#version", "version")
+            .value(
+                ":paused",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(paused),
+            )
+            .value(":one", n(1))
+            .build(&self.table)?,
+        );
+        let shards_paused = paused && drop.queue.is_none();
+        for shard in 0..drop.shard_count {
+            pause.push(
+                Role::Shard,
+                UpdateAction::new(keys::shard_key(&drop.id, shard), "SET paused = :paused")
+                    .when("attribute_exists(PK)")
+                    .value(
+                        ":paused",
+                        aws_sdk_dynamodb::types::AttributeValue::Bool(shards_paused),
+                    )
+                    .build(&self.table)?,
+            );
+        }
+        pause.push(Role::Drop, self.put_new(event_item(event)?)?);
+        self.transact_all(pause).await?;
+        self.forget_drop(&drop.id);
+        Ok(())
+    }
+
+    /// The admin events of a drop, oldest first.
+    pub async fn admin_events(&self, drop_id: &str) -> Result<Vec<AdminEvent>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::drop_partition(drop_id)))
+            .expression_attribute_values(":prefix", s(keys::ADMIN_EVENT_PREFIX));
+        Ok(decode_each(self.query_all(query).await?, "admin event"))
+    }
+
+    /// The drop, from this container's copy when it is younger than the drop TTL.
+    pub async fn drop(&self, drop_id: &str) -> Result<Option<Arc<DropSpec>>> {
+        if let Some(drop) = self.cached_drop(drop_id) {
+            return Ok(Some(drop));
+        }
+        self.drop_now(drop_id).await
+    }
+
+    /// The drop as stored now (strongly consistent): what an edit decides on.
+    pub async fn drop_now(&self, drop_id: &str) -> Result<Option<Arc<DropSpec>>> {
+        if !ids::is_valid(drop_id) {
+            return Ok(None);
+        }
+        let Some(drop) = self.get::<DropSpec>(keys::drop_key(drop_id), true).await? else {
+            return Ok(None);
+        };
+        let drop = Arc::new(drop);
+        self.drop_cache
+            .lock()
+            .expect("drop cache poisoned")
+            .insert(drop.id.clone(), (Instant::now(), drop.clone()));
+        Ok(Some(drop))
+    }
+
+    fn cached_drop(&self, drop_id: &str) -> Option<Arc<DropSpec>> {
+        self.drop_cache
+            .lock()
+            .expect("drop cache poisoned")
+            .get(drop_id)
+            .filter(|(read_at, _)| read_at.elapsed() < self.drop_ttl)
+            .map(|(_, drop)| drop.clone())
+    }
+
+    fn forget_drop(&self, drop_id: &str) {
+        self.drop_cache
+            .lock()
+            .expect("drop cache poisoned")
+            .remove(drop_id);
+    }
+}
+
+/// The drop's item, filed in the drops index by when it closes.
+fn drop_item(drop: &DropSpec) -> Result<super::Item> {
+    let mut item = encode(drop, keys::drop_key(&drop.id))?;
+    let (index_pk, index_sk) = keys::drop_index_key(drop.ends_at, &drop.id);
+    item.insert(keys::GSI1_PK.into(), s(index_pk));
+    item.insert(keys::GSI1_SK.into(), s(index_sk));
+    Ok(item)
+}
+
+fn event_item(event: &AdminEvent) -> Result<super::Item> {
+    encode(
+        event,
+        keys::admin_event_key(&event.drop_id, event.at, &event.id),
+    )
+}
