@@ -9,7 +9,7 @@ USER ?= alice
 help:
 	@echo "make dev     run Burst locally: DynamoDB Local, all functions on :9000, UI on :8080, demo drop"
 	@echo "make test    every test against DynamoDB Local, then the sample events via cargo lambda invoke"
-	@echo "make token USER=alice [ADMIN=1]   a local dev JWT"
+	@echo "make token USER=alice [ADMIN=1] [GROUP=vip]   a local dev JWT (GROUP: a Cognito group, e.g. early access)"
 	@echo "make lint    cargo fmt --check, clippy -D warnings, sam validate --lint"
 	@echo "make bench   the claim benchmark (release build); appends to bench/RESULTS.md"
 	@echo "make dev-herd  (with make dev running) claims through the local stack vs DynamoDB Local's limit"
@@ -28,7 +28,7 @@ test: tools
 	@scripts/test.sh
 
 token:
-	@cargo run --quiet -p burst-dev -- token $(USER) $(if $(ADMIN),--admin)
+	@cargo run --quiet -p burst-dev -- token $(USER) $(if $(ADMIN),--admin) $(if $(GROUP),--group $(GROUP))
 
 lint:
 	@scripts/tools.sh --lint

@@ -98,7 +98,8 @@ pids+=($!)
 ) &
 pids+=($!)
 
-# Dev-only sign-in for the storefront: tokens for a few demo shoppers and one admin, signed with
+# Dev-only sign-in for the storefront: tokens for a few demo shoppers (alice is in the `vip` group,
+# the early-access group of the demo Solstice drop) and one admin, signed with
 # the local secret (in AWS the storefront signs in with Cognito's Hosted UI instead), written to
 # an ignored path with the endpoints; scripts/web.sh builds the storefront and serves it with it.
 ui_config="$TOOLS/ui-$UI_PORT/config.js"
@@ -109,7 +110,8 @@ mkdir -p "$(dirname "$ui_config")"
   echo "  api: \"http://127.0.0.1:$API_PORT\","
   echo "  ws: \"ws://127.0.0.1:$WS_PORT\","
   echo "  devTokens: {"
-  for user in alice bob carol; do echo "    \"$user\": \"$("$BIN"/burst-dev token "$user")\","; done
+  echo "    \"alice\": \"$("$BIN"/burst-dev token alice --group vip)\","
+  for user in bob carol; do echo "    \"$user\": \"$("$BIN"/burst-dev token "$user")\","; done
   echo "    \"admin\": \"$("$BIN"/burst-dev token admin --admin)\""
   echo "  }"
   echo "};"
@@ -125,7 +127,7 @@ cat <<BANNER
     Live ws://127.0.0.1:$WS_PORT   (subscribe: {"action":"subscribe","drop_id":"…"})
     UI   http://127.0.0.1:$UI_PORT
     Stripe $( ((use_emulator)) && echo "emulator http://127.0.0.1:$STRIPE_EMULATOR_PORT (webhook secret $STRIPE_WEBHOOK_SECRET)" || echo "your test account; run: stripe listen --forward-to 127.0.0.1:$API_PORT/webhooks/stripe")
-    Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1])
+    Dev JWT secret: $BURST_DEV_JWT_SECRET   (make token USER=alice [ADMIN=1] [GROUP=vip])
     Logs: $LOG_DIR/{watch,sweeper,queue-controller,ws-gateway,stripe-emulator,ui}.log
   Ctrl-C stops everything.
 
