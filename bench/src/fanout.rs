@@ -47,6 +47,8 @@ const UNITS: u32 = 1_000;
 const PROBES: u32 = 10;
 /// How long every socket may take to see the final numbers after the last claim.
 const SETTLE: Duration = Duration::from_secs(30);
+/// The raw figure: rounds of one `PostToConnection` to every socket, nothing else.
+const RAW_ROUNDS: usize = 3;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -375,6 +377,7 @@ pub async fn run() {
         .iter()
         .filter(|a| a.load(Ordering::Relaxed) == final_available)
         .count();
+    let raw_posts = raw_post_rate(&env, &drop_id, &endpoint, &management_url).await;
     let _ = stop.send(true);
     let mut received = Vec::with_capacity(WATCHERS);
     let mut open_sockets = Vec::with_capacity(WATCHERS);
@@ -389,6 +392,8 @@ pub async fn run() {
     let probe = Figures::compute(&batches[before_probes..before_herd], &probes, &received);
     let herd_batches = &batches[before_herd..];
     let report = Figures::compute(herd_batches, &committed, &received);
+    let fan_out_posts =
+        report.posts as f64 * 1e3 / report.batch_durations.iter().sum::<f64>().max(1.0);
 
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -452,7 +457,7 @@ pub async fn run() {
             committed.len() * WATCHERS,
         ),
         format!(
-            "- **commit → client** (claim call returned, its transaction committed → the socket received the `drop` message of the stream batch holding that claim's reservation insert; {} (claim, socket) pairs): **p50 {:.0} ms, p99 {:.0} ms**, max {:.0} ms; of which claim returned → batch composed (the stream, the pump's polling, and waiting behind earlier batches) p50 {:.0} ms, p99 {:.0} ms, and batch composed → socket (fan-out reads, {WATCHERS} posts, gateway, socket) p50 {:.0} ms, p99 {:.0} ms; a batch's fan-out took p50 {:.0} ms, max {:.0} ms ({:.0} posts/s while in the fan-out; the pump hands over its batches one at a time, so a poll's later batches wait for the earlier ones' posts). Claims whose batch was not found: {}; pairs never delivered: {}",
+            "- **commit → client** (claim call returned, its transaction committed → the socket received the `drop` message of the stream batch holding that claim's reservation insert; {} (claim, socket) pairs): **p50 {:.0} ms, p99 {:.0} ms**, max {:.0} ms; of which claim returned → batch composed (the stream, the pump's polling, and waiting behind earlier batches) p50 {:.0} ms, p99 {:.0} ms, and batch composed → socket (fan-out reads, {WATCHERS} posts, gateway, socket) p50 {:.0} ms, p99 {:.0} ms; a batch's fan-out took p50 {:.0} ms, max {:.0} ms ({:.0} posts/s while in the fan-out, **{:.2}× the raw post rate** below, which is measured after the herd with nothing else to do; the pump hands over its batches one at a time, so a poll's later batches wait for the earlier ones' posts). Claims whose batch was not found: {}; pairs never delivered: {}",
             report.latencies.len(),
             quantile(&report.latencies, 0.5),
             quantile(&report.latencies, 0.99),
@@ -463,9 +468,13 @@ pub async fn run() {
             quantile(&report.delivery, 0.99),
             quantile(&report.batch_durations, 0.5),
             report.batch_durations.last().copied().unwrap_or(0.0),
-            report.posts as f64 * 1e3 / report.batch_durations.iter().sum::<f64>().max(1.0),
+            fan_out_posts,
+            fan_out_posts / raw_posts,
             report.unmatched_claims,
             report.undelivered,
+        ),
+        format!(
+            "- **raw posts** (the fan-out's ceiling on this machine: `PostToConnection` alone through aws-sdk-apigatewaymanagement and the gateway, {CONCURRENCY} at a time as the fan-out posts, {RAW_ROUNDS} rounds to every socket, no stream and no DynamoDB): **{raw_posts:.0} posts/s**"
         ),
         format!(
             "- **final numbers**: {at_final}/{WATCHERS} sockets showed available = {final_available} (all settled {:.2} s after the last claim returned, including 1 s of quiet)",
@@ -493,6 +502,36 @@ pub async fn run() {
         }
     })
     .await;
+}
+
+/// `PostToConnection` alone: `RAW_ROUNDS` posts to every watcher of the drop, `CONCURRENCY` at a
+/// time (as `live::fan_out` posts), through the SDK and the gateway; posts per second. The
+/// sockets' readers skip the frames (their type is not `drop`).
+async fn raw_post_rate(env: &TestEnv, drop_id: &str, endpoint: &str, management_url: &str) -> f64 {
+    use burst::push::Push;
+    let push = ApiGatewayPush::new(&sdk_config(endpoint), management_url);
+    let watchers = env.app.store.watchers(drop_id).await.expect("the watchers");
+    let frame = json!({ "type": "raw" }).to_string().into_bytes();
+    let posts: Vec<&String> = (0..RAW_ROUNDS).flat_map(|_| watchers.iter()).collect();
+    let started = Instant::now();
+    let delivered = futures::stream::iter(posts)
+        .map(|connection| {
+            let push = &push;
+            let frame = &frame;
+            async move { push.post(connection, frame).await }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|outcome| {
+            std::future::ready(matches!(outcome, Ok(burst::push::Delivery::Delivered)))
+        })
+        .count()
+        .await;
+    assert_eq!(
+        delivered,
+        RAW_ROUNDS * watchers.len(),
+        "every raw post delivered"
+    );
+    delivered as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Waits until every socket has seen `available`, or `limit` passed.
