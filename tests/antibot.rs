@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use burst::domain::pow;
-use burst_tests::{Caller, TEST_POW_TRIES, TestEnv, drop_body, id_of, queued_drop_body};
+use burst_tests::{
+    Caller, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body, event_with_headers, id_of,
+    queued_drop_body,
+};
 use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -201,12 +204,57 @@ async fn velocity_limits_answer_429_with_retry_after_per_shopper_and_per_address
     }
 }
 
+/// Behind CloudFront every request comes from an edge address: the shopper's own is
+/// `CloudFront-Viewer-Address`, believed only on requests carrying the distribution's secret
+/// origin header (the API's own URL stays reachable, and anyone can send that header there).
+#[tokio::test]
+async fn per_address_limits_count_the_viewer_behind_cloudfront_never_a_forged_header() {
+    let env = TestEnv::new().await;
+    let queue = open_queue(json!({ "ip_joins_per_minute": 2, "proof_of_work": false }));
+    let drop_id = id_of(
+        &env.create_drop(queued_drop_body(50, 60_000, json!({ "queue": queue })))
+            .await,
+    );
+    let join = |shopper: &'static str, headers: Value| {
+        let request = event_with_headers(
+            "POST",
+            "/drops/{drop_id}/queue",
+            &[("drop_id", &drop_id)],
+            None,
+            Caller::Shopper(shopper),
+            headers,
+        );
+        let env = &env;
+        async move { env.call(burst::api::join_queue, request).await.status }
+    };
+    let via_cloudfront = |viewer: &str| json!({ "x-burst-origin-verify": TEST_ORIGIN_SECRET, "cloudfront-viewer-address": viewer });
+    let mut statuses = Vec::new();
+    for shopper in ["a", "b", "c"] {
+        statuses.push(join(shopper, via_cloudfront("198.51.100.1:40001")).await);
+    }
+    statuses.push(join("d", via_cloudfront("2001:db8::7:40002")).await);
+    assert_eq!(
+        statuses,
+        [201, 201, 429, 201],
+        "one viewer's limit, another's own"
+    );
+    // Without the origin secret (or with a wrong one), the viewer header is a client's claim:
+    // these count against the address API Gateway saw.
+    let forged = |viewer: &str, secret: &str| json!({ "x-burst-origin-verify": secret, "cloudfront-viewer-address": viewer });
+    let statuses = [
+        join("e", json!({ "cloudfront-viewer-address": "203.0.113.1:1" })).await,
+        join("f", forged("203.0.113.2:1", "guess")).await,
+        join("g", forged("203.0.113.3:1", "")).await,
+    ];
+    assert_eq!(statuses, [201, 201, 429]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
     let env = Arc::new(TestEnv::new().await);
-    // The lead leaves four proof-of-work joins and the bots' tries time before the start, even
-    // on a loaded machine.
-    let drop = env.create_drop(queued_drop_body(3, 10_000, json!({}))).await;
+    let drop = env
+        .create_drop(queued_drop_body(3, 600_000, json!({})))
+        .await;
     let drop_id = id_of(&drop);
     let early = env.integrity(&drop_id).await;
     assert_eq!((early.status, early.error_code()), (403, "drop_not_live"));
@@ -223,6 +271,8 @@ async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
     env.join(Caller::Shopper("h1"), &drop_id, None).await; // one ticket each
     let claim = env.claim(Caller::Shopper("bot1"), &drop_id, None).await; // no admission
     assert_eq!(claim.error_code(), "drop_not_live");
+    // The crowd and the bots have had their go: the start comes now.
+    let drop = env.start_in(&drop_id, 200).await;
     let starts_at =
         chrono::DateTime::parse_from_rfc3339(drop["starts_at"].as_str().unwrap()).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(

@@ -88,7 +88,7 @@ pub async fn claim(app: Arc<App>, request: Request) -> HandlerResult {
     let requester = Requester {
         shopper: &shopper.subject,
         groups: &shopper.groups,
-        source_ip: &source_ip(&request),
+        source_ip: &source_ip(&request, &app.config),
     };
     let reservation = claims::claim(&app, requester, &drop_id, body).await?;
     Ok(json_response(
@@ -180,7 +180,7 @@ pub async fn join_queue(app: Arc<App>, request: Request) -> HandlerResult {
     let requester = Requester {
         shopper: &shopper.subject,
         groups: &shopper.groups,
-        source_ip: &source_ip(&request),
+        source_ip: &source_ip(&request, &app.config),
     };
     let (ticket, created) = queue::join(&app, requester, &drop_id, body, Utc::now()).await?;
     let status = if created {
@@ -221,7 +221,7 @@ pub async fn pow_challenge(app: Arc<App>, request: Request) -> HandlerResult {
     let requester = Requester {
         shopper: &shopper.subject,
         groups: &shopper.groups,
-        source_ip: &source_ip(&request),
+        source_ip: &source_ip(&request, &app.config),
     };
     let challenge = queue::challenge(&app, requester, &drop_id, Utc::now()).await?;
     Ok(json_response(

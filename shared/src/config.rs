@@ -32,6 +32,11 @@ pub struct Config {
     /// keys (in AWS the fields `pow_challenge_secret`, `pow_key_secret` of the admission secret);
     /// `POW_BASE_TRIES` is the at-rest difficulty (mean tries, default 1,000: about a second).
     pub pow: Option<PowConfig>,
+    /// `ORIGIN_VERIFY_SECRET`: in AWS, the value CloudFront puts in `X-Burst-Origin-Verify` on
+    /// every request it forwards. A request carrying it came through CloudFront, so its
+    /// `CloudFront-Viewer-Address` is the shopper's address (API Gateway's `sourceIp` is then
+    /// CloudFront's edge); without it, that header is a client's claim and is ignored.
+    pub origin_verify_secret: Option<String>,
     /// `JWT_ISSUER`, `JWT_AUDIENCE` (comma-separated): where a WebSocket `$connect` token is
     /// verified in AWS (the HTTP API's authorizer checks the same issuer and audiences).
     #[cfg(feature = "jwks")]
@@ -57,6 +62,7 @@ impl Config {
                         .and_then(|key| AdmissionKeys::from_public_hex(&key))
                 }),
             admission_secret_id: non_empty("ADMISSION_SECRET_ID"),
+            origin_verify_secret: non_empty("ORIGIN_VERIFY_SECRET"),
             pow: pow_config(
                 non_empty("POW_CHALLENGE_SECRET"),
                 non_empty("POW_KEY_SECRET"),

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
+use crate::config::Config;
 use crate::error::{ApiError, Result, chain};
 
 pub type HandlerResult = Result<Response<Body>>;
@@ -107,9 +108,21 @@ pub fn json_body(request: &Request) -> Result<Option<Value>> {
         .map_err(|err| ApiError::invalid_body(format!("the body is not valid JSON: {err}")))
 }
 
-/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`): never a
-/// client-chosen header such as `X-Forwarded-For`.
-pub fn source_ip(request: &Request) -> String {
+/// The client's address: CloudFront's `CloudFront-Viewer-Address` on a request that proves it
+/// came through this deployment's distribution (`X-Burst-Origin-Verify`), else the address API
+/// Gateway saw (`requestContext.http.sourceIp`). Never a client-chosen header such as
+/// `X-Forwarded-For`.
+pub fn source_ip(request: &Request, config: &Config) -> String {
+    if let Some(viewer) = config
+        .origin_verify_secret
+        .as_deref()
+        .filter(|secret| header_equals(request, ORIGIN_VERIFY_HEADER, secret))
+        .and_then(|_| request.headers().get(VIEWER_ADDRESS_HEADER))
+        .and_then(|value| value.to_str().ok())
+        .and_then(viewer_ip)
+    {
+        return viewer;
+    }
     match request.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context
             .http
@@ -118,6 +131,27 @@ pub fn source_ip(request: &Request) -> String {
             .unwrap_or_else(|| "unknown".into()),
         _ => "unknown".into(),
     }
+}
+
+const ORIGIN_VERIFY_HEADER: &str = "x-burst-origin-verify";
+const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+
+fn header_equals(request: &Request, name: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    request
+        .headers()
+        .get(name)
+        .is_some_and(|value| bool::from(value.as_bytes().ct_eq(expected.as_bytes())))
+}
+
+/// The address of `CloudFront-Viewer-Address` (`198.51.100.7:46532`, `2001:db8::7:46532`):
+/// everything before the last colon, if it parses as an IP address.
+fn viewer_ip(value: &str) -> Option<String> {
+    let (address, _port) = value.rsplit_once(':')?;
+    address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
 /// A path parameter of the route (`{drop_id}`); API Gateway always supplies those its route

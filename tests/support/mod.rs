@@ -63,6 +63,8 @@ pub struct TestEnv {
 pub const WEBHOOK_SECRET: &str = "whsec_test_burst";
 /// The tests' proof-of-work difficulty: a few tries, so a solve takes milliseconds.
 pub const TEST_POW_TRIES: u32 = 5;
+/// What "CloudFront" adds to the requests it forwards to the test apps (`ORIGIN_VERIFY_SECRET`).
+pub const TEST_ORIGIN_SECRET: &str = "test-origin-verify";
 /// The admission key of every test app (a fixed test key, never used anywhere else).
 pub const TEST_ADMISSION_KEY: &str =
     "7f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
@@ -146,6 +148,7 @@ impl TestEnv {
                 stripe_secret_id: None,
                 admission: AdmissionKeys::from_private_hex(TEST_ADMISSION_KEY),
                 admission_secret_id: None,
+                origin_verify_secret: Some(TEST_ORIGIN_SECRET.into()),
                 pow: Some(PowConfig {
                     challenge_secret: "test-pow-challenge-secret".into(),
                     key_secret: "test-pow-key-secret".into(),
@@ -212,6 +215,48 @@ impl TestEnv {
             .await;
         assert_eq!(reply.status, 201, "create drop: {:?}", reply.body);
         reply.body
+    }
+
+    /// Moves a drop's times so that its first sale start (an early group's, else `starts_at`)
+    /// is `ms` from now, every other time (`starts_at`, early starts, a raffle's close,
+    /// `ends_at`) keeping its distance to it; written as an edit would be, whether or not the
+    /// drop has opened. A test whose crowd must all join first sets the start once they have,
+    /// instead of guessing how long joining takes on a loaded machine. Returns the drop as the
+    /// API now shows it.
+    pub async fn start_in(&self, drop_id: &str, ms: i64) -> Value {
+        let stored = self
+            .app
+            .store
+            .drop_now(drop_id)
+            .await
+            .unwrap()
+            .expect("a drop");
+        let mut drop = burst::domain::drops::DropSpec::clone(&stored);
+        let first_start = drop
+            .early_access
+            .iter()
+            .map(|early| early.starts_at)
+            .fold(drop.starts_at, chrono::DateTime::min);
+        let shift = chrono::Utc::now() + chrono::Duration::milliseconds(ms) - first_start;
+        drop.starts_at += shift;
+        drop.ends_at = drop.ends_at.map(|end| end + shift);
+        for early in &mut drop.early_access {
+            early.starts_at += shift;
+        }
+        if let Some(raffle) = &mut drop.raffle {
+            raffle.entries_close_at += shift;
+        }
+        drop.version += 1;
+        let event = burst::domain::drops::AdminEvent::new(
+            drop_id,
+            "test-clock",
+            burst::domain::drops::AdminAction::Updated,
+            json!({ "starts_at": drop.starts_at }),
+            chrono::Utc::now(),
+        );
+        let replaced = self.app.store.replace_drop(&drop, stored.version, &event);
+        assert!(replaced.await.unwrap(), "the drop moved under start_in");
+        self.get_drop(drop_id).await.body
     }
 
     /// `PATCH /admin/drops/{id}`.
