@@ -36,8 +36,8 @@ const CHUNK_SIZE: usize = 1_000;
 /// Arrivals younger than this wait for the next tick, so a join written a moment late still
 /// lands in arrival order.
 const ARRIVAL_SETTLE_US: i64 = 300_000;
-/// A join's write lands within its function's timeout (10 s) of its clock read: after this, no
-/// pre-queue join can still be in flight.
+/// A join's write lands within its function's timeout (10 s) of its clock read: this long after
+/// the draw, no pre-queue join can still be in flight.
 const STRAGGLER_DELAY: chrono::Duration = chrono::Duration::seconds(12);
 /// How long a draw may take before another controller may take it over.
 const DRAW_LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -334,7 +334,7 @@ async fn number_arrivals(
         state.dirty = true;
     }
     let mut stragglers = Vec::new();
-    if !state.stragglers_checked && now >= drop.starts_at + STRAGGLER_DELAY {
+    if !state.stragglers_checked && now >= drop.draw_at() + STRAGGLER_DELAY {
         stragglers = missed_by_the_draw(app, drop, state).await?;
         state.stragglers_checked = true;
         state.dirty = true;
