@@ -44,7 +44,7 @@ fn token_of(ticket: &Value) -> String {
 #[tokio::test]
 async fn a_raffle_of_50_entries_admits_exactly_10_and_unused_wins_pass_on() {
     let env = Arc::new(TestEnv::new().await);
-    let close = in_ms(8_000);
+    let close = in_ms(600_000);
     let drop = env
         .create_drop(drop_body(
             10,
@@ -52,7 +52,7 @@ async fn a_raffle_of_50_entries_admits_exactly_10_and_unused_wins_pass_on() {
                 "starts_at": close,
                 "mode": "raffle",
                 "queue": { "opens_at": in_ms(-1_000), "proof_of_work": false },
-                "raffle": { "entries_close_at": close, "claim_window_seconds": 3 },
+                "raffle": { "entries_close_at": close, "claim_window_seconds": 30 },
             }),
         ))
         .await;
@@ -72,6 +72,8 @@ async fn a_raffle_of_50_entries_admits_exactly_10_and_unused_wins_pass_on() {
     assert_eq!(status.body["draw_at"], drop["raffle"]["entries_close_at"]);
     assert_eq!(env.queue_proof(&id).await.error_code(), "draw_pending");
 
+    // Every entry is in: the entries close now.
+    let drop = env.start_in(&id, 300).await;
     sleep_past(&drop["raffle"]["entries_close_at"]).await;
     let late = env.join(Caller::Shopper("latecomer"), &id, None).await;
     assert_eq!((late.status, late.error_code()), (409, "queue_closed"));
@@ -199,10 +201,10 @@ async fn a_queued_drop_draws_and_admits_its_early_cohort_first() {
     let drop = env
         .create_drop(queued_drop_body(
             5,
-            6_000,
+            603_000,
             json!({
                 "queue": { "opens_at": in_ms(-1_000), "proof_of_work": false },
-                "early_access": [{ "group": "vip", "starts_at": in_ms(3_000) }],
+                "early_access": [{ "group": "vip", "starts_at": in_ms(600_000) }],
             }),
         ))
         .await;
@@ -219,6 +221,8 @@ async fn a_queued_drop_draws_and_admits_its_early_cohort_first() {
         !env.tick(&id).await.drew,
         "nothing is drawn before the early start"
     );
+    // Everyone is in: the early start comes now, the general start three seconds later.
+    let drop = env.start_in(&id, 300).await;
 
     sleep_past(&drop["early_access"][0]["starts_at"]).await;
     let report = env.tick(&id).await;

@@ -179,7 +179,7 @@ async fn fifty_parallel_joins_of_one_shopper_make_one_ticket() {
 async fn the_draw_is_published_verifiable_and_later_joiners_follow_in_arrival_order() {
     let env = TestEnv::new().await;
     let drop = env
-        .create_drop(queued_drop_body(100, 20_000, json!({})))
+        .create_drop(queued_drop_body(100, 600_000, json!({})))
         .await;
     let drop_id = id_of(&drop);
     let commitment = env.queue_status(&drop_id).await.body["seed_commitment"].clone();
@@ -197,6 +197,8 @@ async fn the_draw_is_published_verifiable_and_later_joiners_follow_in_arrival_or
         (pending.status, pending.error_code()),
         (409, "draw_pending")
     );
+    // Everyone is in: the start comes now.
+    let drop = env.start_in(&drop_id, 300).await;
     until_start(&drop).await;
     assert!(env.tick(&drop_id).await.drew);
 
@@ -243,15 +245,14 @@ async fn drawn_queue(
     shoppers: usize,
     queue: Value,
 ) -> (String, Vec<String>) {
-    // Each join is a challenge, a solve and a write or few: leave them time before the start.
-    let starts_in = 3_000 + 500 * shoppers as i64;
-    let body = queued_drop_body(units, starts_in, json!({ "queue": open_queue(queue) }));
-    let drop = env.create_drop(body).await;
-    let drop_id = id_of(&drop);
+    let body = queued_drop_body(units, 600_000, json!({ "queue": open_queue(queue) }));
+    let drop_id = id_of(&env.create_drop(body).await);
     let names: Vec<String> = (0..shoppers).map(|i| format!("q-{i:04}")).collect();
     for name in &names {
         env.ticket_for(name, &drop_id).await;
     }
+    // Everyone joined before the start, however long that took: the start comes now.
+    let drop = env.start_in(&drop_id, 300).await;
     until_start(&drop).await;
     assert!(env.tick(&drop_id).await.drew);
     // Shoppers in position order.
@@ -464,7 +465,7 @@ async fn two_thousand_joiners_for_100_units_the_first_100_positions_hold_them() 
     let env = Arc::new(TestEnv::new().await);
     // Proof of work is tested on its own (tests/antibot.rs); here the crowd only queues.
     let crowd = json!({ "queue": open_queue(json!({ "ip_joins_per_minute": 100_000, "proof_of_work": false })) });
-    let drop = env.create_drop(queued_drop_body(100, 30_000, crowd)).await;
+    let drop = env.create_drop(queued_drop_body(100, 600_000, crowd)).await;
     let drop_id = id_of(&drop);
     let shoppers: Vec<String> = (0..2000).map(|i| format!("crowd-{i:04}")).collect();
     herd(2000, 48, |i| {
@@ -474,6 +475,7 @@ async fn two_thousand_joiners_for_100_units_the_first_100_positions_hold_them() 
         async move { env.ticket_for(&shopper, &drop_id).await }
     })
     .await;
+    let drop = env.start_in(&drop_id, 300).await;
     until_start(&drop).await;
     let mut serving = env.tick(&drop_id).await.serving as usize;
     // Anyone whose join landed after the start is numbered after the cohort.
