@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 need() { command -v "$1" >/dev/null || { echo "missing '$1': $2" >&2; exit 1; }; }
 need java "install a JDK 17+ (apt-get install openjdk-17-jre-headless)"
-need node "install Node.js 18+ (apt-get install nodejs npm)"
+need node "install Node.js 20.19+ or 22.12+ (the storefront's Vite needs it)"
 need npm "install npm (apt-get install npm)"
 need python3 "install Python 3 (apt-get install python3 python3-pip)"
 need cargo "install Rust (https://rustup.rs)"
