@@ -421,7 +421,9 @@ function QueueJourney({ drop, queue, ticket }: { drop: Drop; queue?: QueueStatus
   }
   const position = ticket.position!;
   const serving = queue?.serving ?? 0;
-  const ahead = ticket.ahead ?? Math.max(0, position - serving - 1);
+  // The live serving position moves the count between ticket reads (the ticket is read only as
+  // often as the server asks, not on every push).
+  const ahead = queue ? Math.max(0, position - serving - 1) : (ticket.ahead ?? 0);
   return (
     <section class="panel panel-in" aria-labelledby="j-h">
       <p class="eyebrow">{raffle ? "Waitlisted" : "In the queue"}</p>
@@ -516,18 +518,22 @@ export function DropPage({ id }: { id: string }) {
     const t = await loadTicket(id);
     if (!t) return 15_000;
     if (t.status === "admitted" || t.status === "claimed" || t.status === "expired" || t.status === "closed") return 10_000;
-    return Math.max(1000, Math.min(10_000, t.poll_after_ms || 3000));
+    return Math.max(1000, Math.min(30_000, t.poll_after_ms || 3000));
   }, [id, sub, queued, kick]);
   useEffect(() => onPersonal((type, dropId) => {
     if (dropId === id && type === "ticket") setKick((k) => k + 1);
     if (type === "reservation" && holdId) void loadReservation(holdId).catch(() => {});
   }), [id, holdId]);
 
-  // When the queue's serving moves (a live push), the ticket's numbers moved too.
+  // When a live push says the line reached this shopper, read the ticket at once (its admission
+  // is there). Every other move is shown from the push itself: a crowd of sockets must not turn
+  // each admission into a crowd of ticket reads.
   const serving = queue?.serving;
   const lastServing = useRef(serving);
   useEffect(() => {
-    if (lastServing.current !== serving && ticket && ticket.status === "waiting") setKick((k) => k + 1);
+    const position = ticket?.position;
+    const reached = serving !== undefined && position != null && serving >= position;
+    if (lastServing.current !== serving && ticket?.status === "waiting" && reached) setKick((k) => k + 1);
     lastServing.current = serving;
   }, [serving]);
 
