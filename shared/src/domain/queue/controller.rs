@@ -149,26 +149,12 @@ async fn draw_cohort(
     state: &mut QueueState,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    if state.drawing_until.is_some_and(|until| until > now) {
-        return Ok(false);
-    }
-    state.drawing_until = Some(now + DRAW_LEASE);
-    state.version += 1;
-    if !app.store.save_queue_state(state).await? {
+    if !take_draw_lease(app, state, now).await? {
         return Ok(false);
     }
     // The early cohort already holds the first positions.
     let early: HashSet<String> = drawn_ids(app, drop, 1, state.early_size).await?;
-    let mut members = Vec::new();
-    for stripe in 0..QUEUE_STRIPES {
-        members.extend(
-            app.store
-                .cohort_members(&drop.id, stripe)
-                .await?
-                .into_iter()
-                .filter(|member| !early.contains(&member.ticket_id)),
-        );
-    }
+    let members = pre_queue_members(app, drop, |member| !early.contains(&member.ticket_id)).await?;
     let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
     let chunks = chunks_from(state.cohort_start(), &ordered);
     let index = OrderIndex {
@@ -202,24 +188,10 @@ async fn draw_early_cohort(
     state: &mut QueueState,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    if state.drawing_until.is_some_and(|until| until > now) {
+    if !take_draw_lease(app, state, now).await? {
         return Ok(false);
     }
-    state.drawing_until = Some(now + DRAW_LEASE);
-    state.version += 1;
-    if !app.store.save_queue_state(state).await? {
-        return Ok(false);
-    }
-    let mut members = Vec::new();
-    for stripe in 0..QUEUE_STRIPES {
-        members.extend(
-            app.store
-                .cohort_members(&drop.id, stripe)
-                .await?
-                .into_iter()
-                .filter(|member| member.early),
-        );
-    }
+    let members = pre_queue_members(app, drop, |member| member.early).await?;
     let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
     app.store
         .put_order_chunks(&drop.id, &chunks_from(1, &ordered))
@@ -236,6 +208,31 @@ async fn draw_early_cohort(
     state.dirty = true;
     tracing::info!(drop_id = %drop.id, early_cohort = state.early_size, "early cohort drawn");
     Ok(true)
+}
+
+/// Takes the draw's lease (saving the state under its version): `false` when another controller
+/// holds it or the state moved.
+async fn take_draw_lease(app: &App, state: &mut QueueState, now: DateTime<Utc>) -> Result<bool> {
+    if state.drawing_until.is_some_and(|until| until > now) {
+        return Ok(false);
+    }
+    state.drawing_until = Some(now + DRAW_LEASE);
+    state.version += 1;
+    app.store.save_queue_state(state).await
+}
+
+/// The pre-queue members `wanted` keeps, read strongly consistent from every stripe.
+async fn pre_queue_members(
+    app: &App,
+    drop: &DropSpec,
+    wanted: impl Fn(&Member) -> bool,
+) -> Result<Vec<Member>> {
+    let mut members = Vec::new();
+    for stripe in 0..QUEUE_STRIPES {
+        let stripe_members = app.store.cohort_members(&drop.id, stripe).await?;
+        members.extend(stripe_members.into_iter().filter(|member| wanted(member)));
+    }
+    Ok(members)
 }
 
 /// The ticket ids at positions `first..first + count` of the order.
@@ -365,15 +362,10 @@ async fn number_arrivals(
 /// Pre-queue members the draw did not see (their write landed after it read the cohort).
 async fn missed_by_the_draw(app: &App, drop: &DropSpec, state: &QueueState) -> Result<Vec<Member>> {
     let drawn = drawn_ids(app, drop, 1, state.early_size + state.cohort_size).await?;
-    let mut missed = Vec::new();
-    for stripe in 0..QUEUE_STRIPES {
-        for member in app.store.cohort_members(&drop.id, stripe).await? {
-            if !drawn.contains(&member.ticket_id) {
-                tracing::warn!(drop_id = %drop.id, ticket_id = %member.ticket_id,
-                    "a pre-queue join landed after the draw; numbered after the cohort");
-                missed.push(member);
-            }
-        }
+    let missed = pre_queue_members(app, drop, |member| !drawn.contains(&member.ticket_id)).await?;
+    for member in &missed {
+        tracing::warn!(drop_id = %drop.id, ticket_id = %member.ticket_id,
+            "a pre-queue join landed after the draw; numbered after the cohort");
     }
     Ok(missed)
 }
