@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use burst::App;
 use burst::auth::mint_dev_token;
 use burst::push::ApiGatewayPush;
-use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, id_of};
+use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, id_of, invoke_ws_route};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -31,26 +31,16 @@ struct InProcess {
 impl Invoker for InProcess {
     fn invoke<'a>(&'a self, name: &'a str, event: Value) -> InvokeFuture<'a> {
         Box::pin(async move {
-            let app = self.app.clone();
-            let ws = |event: Value| {
-                serde_json::from_value::<burst::ws::WsRequest>(event).map_err(|e| e.to_string())
-            };
-            let answer = match name {
-                "ws-connect" => burst::ws::connect(app, ws(event)?).await,
-                "ws-disconnect" => burst::ws::disconnect(app, ws(event)?).await,
-                "ws-subscribe" => burst::ws::subscribe(app, ws(event)?).await,
-                "ws-unsubscribe" => burst::ws::unsubscribe(app, ws(event)?).await,
-                "ws-default" => burst::ws::unknown(app, ws(event)?).await,
-                "fan-out" => {
-                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
-                    let report = burst::stream::handle(&app, &self.push, event)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    return serde_json::to_value(report).map_err(|e| e.to_string());
-                }
-                other => return Err(format!("no function {other}")),
-            };
-            serde_json::to_value(answer).map_err(|e| e.to_string())
+            if name != "fan-out" {
+                return invoke_ws_route(self.app.clone(), name, event)
+                    .await
+                    .unwrap_or_else(|| Err(format!("no function {name}")));
+            }
+            let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+            let report = burst::stream::handle(&self.app, &self.push, event)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(report).map_err(|e| e.to_string())
         })
     }
 }

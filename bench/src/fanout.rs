@@ -78,20 +78,12 @@ struct InProcess {
 impl Invoker for InProcess {
     fn invoke<'a>(&'a self, name: &'a str, event: Value) -> InvokeFuture<'a> {
         Box::pin(async move {
-            let app = self.app.clone();
-            let ws = |event: Value| {
-                serde_json::from_value::<burst::ws::WsRequest>(event).map_err(|e| e.to_string())
-            };
-            let answer = match name {
-                "ws-connect" => burst::ws::connect(app, ws(event)?).await,
-                "ws-disconnect" => burst::ws::disconnect(app, ws(event)?).await,
-                "ws-subscribe" => burst::ws::subscribe(app, ws(event)?).await,
-                "ws-unsubscribe" => burst::ws::unsubscribe(app, ws(event)?).await,
-                "ws-default" => burst::ws::unknown(app, ws(event)?).await,
-                "fan-out" => return self.fan_out(event).await,
-                other => return Err(format!("no function {other}")),
-            };
-            serde_json::to_value(answer).map_err(|e| e.to_string())
+            match name {
+                "fan-out" => self.fan_out(event).await,
+                other => burst_tests::invoke_ws_route(self.app.clone(), other, event)
+                    .await
+                    .unwrap_or_else(|| Err(format!("no function {other}"))),
+            }
         })
     }
 }

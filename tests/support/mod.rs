@@ -729,6 +729,35 @@ pub fn event_json(
     })
 }
 
+/// The WebSocket route functions (`ws-*`), in-process, as the local gateway invokes them by name:
+/// their answer, or `None` for a name that is not a WebSocket route (the fan-out, which callers
+/// run with their own push client).
+pub async fn invoke_ws_route(
+    app: Arc<App>,
+    name: &str,
+    event: Value,
+) -> Option<Result<Value, String>> {
+    let request = |event: Value| {
+        serde_json::from_value::<burst::ws::WsRequest>(event).map_err(|e| e.to_string())
+    };
+    let answer = match name {
+        "ws-connect" | "ws-disconnect" | "ws-subscribe" | "ws-unsubscribe" | "ws-default" => {
+            match request(event) {
+                Err(error) => return Some(Err(error)),
+                Ok(request) => match name {
+                    "ws-connect" => burst::ws::connect(app, request).await,
+                    "ws-disconnect" => burst::ws::disconnect(app, request).await,
+                    "ws-subscribe" => burst::ws::subscribe(app, request).await,
+                    "ws-unsubscribe" => burst::ws::unsubscribe(app, request).await,
+                    _ => burst::ws::unknown(app, request).await,
+                },
+            }
+        }
+        _ => return None,
+    };
+    Some(serde_json::to_value(answer).map_err(|e| e.to_string()))
+}
+
 /// Adds a query string to an event, as API Gateway passes it.
 pub fn with_query(event: &mut Value, query: &[(&str, &str)]) {
     let raw = form_urlencoded_pairs(query);

@@ -531,30 +531,13 @@ fn parse_raffle(
     starts_at: DateTime<Utc>,
     ends_at: Option<DateTime<Utc>>,
 ) -> Result<RaffleSettings> {
-    let Value::Object(mut fields) = value else {
-        return Err(ApiError::invalid(
-            "raffle",
-            "raffle must be an object {\"entries_close_at\": <RFC 3339>, \"claim_window_seconds\": n}",
-        ));
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|key| !["entries_close_at", "claim_window_seconds"].contains(&key.as_str()))
-    {
-        return Err(ApiError::invalid(
-            format!("raffle.{unknown}"),
-            format!("unknown field `raffle.{unknown}`"),
-        ));
-    }
-    let entries_close_at = match fields.remove("entries_close_at") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid(
-                "raffle.entries_close_at",
-                "raffle.entries_close_at is required",
-            ));
-        }
-        Some(value) => timestamp(value, "raffle.entries_close_at")?,
-    };
+    let mut fields = object_at(
+        value,
+        "raffle",
+        "an object {\"entries_close_at\": <RFC 3339>, \"claim_window_seconds\": n}",
+        &["entries_close_at", "claim_window_seconds"],
+    )?;
+    let entries_close_at = required_timestamp(&mut fields, "raffle", "entries_close_at")?;
     // Winners are admitted at the draw and claim at once: the sale must be open by then.
     if entries_close_at < starts_at {
         return Err(ApiError::invalid(
@@ -606,31 +589,14 @@ fn parse_early_access(
     let mut early_access: Vec<EarlyAccess> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
         let path = format!("early_access[{i}]");
-        let Value::Object(mut fields) = entry else {
-            return Err(ApiError::invalid(
-                path.clone(),
-                format!("{path} must be {{\"group\": <Cognito group>, \"starts_at\": <RFC 3339>}}"),
-            ));
-        };
-        if let Some(unknown) = fields
-            .keys()
-            .find(|key| !["group", "starts_at"].contains(&key.as_str()))
-        {
-            return Err(ApiError::invalid(
-                format!("{path}.{unknown}"),
-                format!("unknown field `{path}.{unknown}`"),
-            ));
-        }
+        let mut fields = object_at(
+            entry,
+            &path,
+            "{\"group\": <Cognito group>, \"starts_at\": <RFC 3339>}",
+            &["group", "starts_at"],
+        )?;
         let group = required_string(&mut fields, "group", 1, 128).map_err(|e| within(&path, e))?;
-        let early_start = match fields.remove("starts_at") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid(
-                    format!("{path}.starts_at"),
-                    format!("{path}.starts_at is required"),
-                ));
-            }
-            Some(value) => timestamp(value, &format!("{path}.starts_at"))?,
-        };
+        let early_start = required_timestamp(&mut fields, &path, "starts_at")?;
         if early_start >= starts_at {
             return Err(ApiError::invalid(
                 format!("{path}.starts_at"),
@@ -690,30 +656,13 @@ fn parse_price_schedule(
     let mut schedule: Vec<PricePoint> = Vec::with_capacity(points.len());
     for (i, point) in points.into_iter().enumerate() {
         let path = format!("price_schedule[{i}]");
-        let Value::Object(mut fields) = point else {
-            return Err(ApiError::invalid(
-                path.clone(),
-                format!("{path} must be {{\"at\": <RFC 3339>, \"amount\": <minor units>}}"),
-            ));
-        };
-        if let Some(unknown) = fields
-            .keys()
-            .find(|key| !["at", "amount"].contains(&key.as_str()))
-        {
-            return Err(ApiError::invalid(
-                format!("{path}.{unknown}"),
-                format!("unknown field `{path}.{unknown}`"),
-            ));
-        }
-        let at = match fields.remove("at") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid(
-                    format!("{path}.at"),
-                    format!("{path}.at is required"),
-                ));
-            }
-            Some(value) => timestamp(value, &format!("{path}.at"))?,
-        };
+        let mut fields = object_at(
+            point,
+            &path,
+            "{\"at\": <RFC 3339>, \"amount\": <minor units>}",
+            &["at", "amount"],
+        )?;
+        let at = required_timestamp(&mut fields, &path, "at")?;
         if schedule.last().is_some_and(|previous| previous.at >= at) {
             return Err(ApiError::invalid(
                 format!("{path}.at"),
@@ -746,34 +695,19 @@ fn parse_price_schedule(
 
 /// `"queue": {"opens_at", "admit_per_minute"?, "admission_seconds"?, "proof_of_work"?}`.
 fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> {
-    let Value::Object(mut fields) = value else {
-        return Err(ApiError::invalid(
-            "queue",
-            "queue must be an object {\"opens_at\": <RFC 3339>, …}",
-        ));
-    };
-    const KNOWN: [&str; 5] = [
-        "opens_at",
-        "admit_per_minute",
-        "admission_seconds",
-        "proof_of_work",
-        "ip_joins_per_minute",
-    ];
-    if let Some(unknown) = fields.keys().find(|key| !KNOWN.contains(&key.as_str())) {
-        return Err(ApiError::invalid(
-            format!("queue.{unknown}"),
-            format!("unknown field `queue.{unknown}`"),
-        ));
-    }
-    let opens_at = match fields.remove("opens_at") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid(
-                "queue.opens_at",
-                "queue.opens_at is required",
-            ));
-        }
-        Some(value) => timestamp(value, "queue.opens_at")?,
-    };
+    let mut fields = object_at(
+        value,
+        "queue",
+        "an object {\"opens_at\": <RFC 3339>, …}",
+        &[
+            "opens_at",
+            "admit_per_minute",
+            "admission_seconds",
+            "proof_of_work",
+            "ip_joins_per_minute",
+        ],
+    )?;
+    let opens_at = required_timestamp(&mut fields, "queue", "opens_at")?;
     if opens_at > starts_at {
         return Err(ApiError::invalid(
             "queue.opens_at",
@@ -806,6 +740,37 @@ fn parse_queue(value: Value, starts_at: DateTime<Utc>) -> Result<QueueSettings> 
         proof_of_work,
         ip_joins_per_minute,
     })
+}
+
+/// The fields of the object at `path` (`queue`, `early_access[2]`), refusing a non-object and any
+/// field not in `known`, each with its full path.
+fn object_at(value: Value, path: &str, shape: &str, known: &[&str]) -> Result<Map<String, Value>> {
+    let Value::Object(fields) = value else {
+        return Err(ApiError::invalid(path, format!("{path} must be {shape}")));
+    };
+    if let Some(unknown) = fields.keys().find(|key| !known.contains(&key.as_str())) {
+        return Err(ApiError::invalid(
+            format!("{path}.{unknown}"),
+            format!("unknown field `{path}.{unknown}`"),
+        ));
+    }
+    Ok(fields)
+}
+
+/// The required RFC 3339 `field` of the object at `path`.
+fn required_timestamp(
+    fields: &mut Map<String, Value>,
+    path: &str,
+    field: &str,
+) -> Result<DateTime<Utc>> {
+    let full = format!("{path}.{field}");
+    match fields.remove(field) {
+        None | Some(Value::Null) => Err(ApiError::invalid(
+            full.clone(),
+            format!("{full} is required"),
+        )),
+        Some(value) => timestamp(value, &full),
+    }
 }
 
 /// A field error inside an object (`queue`, `raffle`, `early_access[2]`) names its full path.
