@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use burst::domain::pow;
+use burst::model::pow;
 use burst_tests::{
     Caller, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body, event_with_headers, id_of,
     queued_drop_body,

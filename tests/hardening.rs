@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::drops::{AdminAction, AdminEvent, parse_new_drop};
+use burst::domain::drops::input::parse_new_drop;
 use burst::domain::sweeper::{Budget, pending_lookup_minute, sweep, sweep_within};
+use burst::model::drop::{AdminAction, AdminEvent};
 use burst::payments::CheckoutRequest;
 use burst_tests::checkout::{
     PRICE, hold_on, hold_with_checkout, lapse, order_status, reservation_status,

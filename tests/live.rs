@@ -253,7 +253,7 @@ async fn a_connection_that_left_without_disconnect_is_forgotten_on_410() {
     let stack = stack().await;
     let drop_id = id_of(&stack.env.create_drop(drop_body(5, json!({}))).await);
     // A watcher whose $disconnect never came (API Gateway's is best effort).
-    let stale = burst::store::Connection {
+    let stale = burst::model::connection::Connection {
         connection_id: "c3RhbGVjb25uZWN0aW9u".into(),
         shopper: None,
         connected_at: chrono::Utc::now(),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::queue::draw;
+use burst::model::draw;
 use burst_tests::checkout::{PRICE, hold_on};
 use burst_tests::{
     Caller, TestEnv, assert_consistent, drop_body, event_with_headers, herd, id_of,

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::queue::admission::{AdmissionClaims, AdmissionKeys, new_private_hex};
-use burst::domain::queue::draw;
+use burst::model::admission::{AdmissionClaims, AdmissionKeys, new_private_hex};
+use burst::model::draw;
 use burst_tests::{
     Caller, TEST_ADMISSION_KEY, TestEnv, assert_consistent, drop_body, herd, id_of,
     queued_drop_body,

@@ -11,8 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use burst::error::{ApiError, PaymentError, StoreError};
-use burst::payments::signature::SignatureError;
+use burst::error::{ApiError, PaymentError, SignatureError, StoreError};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {

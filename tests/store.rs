@@ -1,7 +1,8 @@
 //! The store against DynamoDB Local: items round-trip, drops are written whole, and the table
 //! the tests and `make dev` create is the one `template.yaml` declares.
 
-use burst::domain::drops::{AdminAction, AdminEvent, UnitCounts, parse_new_drop};
+use burst::domain::drops::input::parse_new_drop;
+use burst::model::drop::{AdminAction, AdminEvent, UnitCounts};
 use burst::store::keys;
 use burst::store::table::{TEMPLATE, TableDefinition};
 use burst_tests::{TestEnv, drop_body};

@@ -103,7 +103,7 @@ impl Client {
             return None;
         }
         let challenge = serde_json::from_value(body["challenge"].clone()).ok()?;
-        burst::domain::pow::solve(&challenge)
+        burst::model::pow::solve(&challenge)
     }
 
     async fn join(

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use burst::domain::reservations::{Allocation, Reservation};
+use burst::model::reservation::{Allocation, Reservation};
 use burst::store::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
@@ -388,7 +388,7 @@ pub async fn raw_transaction_limit(env: &TestEnv) -> Limit {
                 shard: i as u32 % drop.shard_count,
                 units: 1,
             };
-            let id = burst::domain::ids::new_id();
+            let id = burst::model::ids::new_id();
             let reservation =
                 Reservation::new_hold(id, &drop, &format!("limit-{i}"), 1, vec![allocation], now);
             let sent = Instant::now();

@@ -10,13 +10,13 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::identify;
-use crate::domain::queue::Requester;
 use crate::domain::{audit, checkout, claims, drops, orders, queue, reservations, webhooks};
 use crate::error::ApiError;
 use crate::http::{
     HandlerResult, json_body, json_response, path_param, public_json_response,
     revalidated_response, source_ip,
 };
+use crate::model::requester::Requester;
 
 /// `POST /admin/drops`
 pub async fn create_drop(app: Arc<App>, request: Request) -> HandlerResult {

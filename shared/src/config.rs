@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::domain::pow::{DEFAULT_BASE_TRIES, PowConfig};
-use crate::domain::queue::admission::AdmissionKeys;
+use crate::model::admission::AdmissionKeys;
+use crate::model::pow::{DEFAULT_BASE_TRIES, PowConfig};
 use crate::payments::StripeConfig;
 
 #[derive(Debug, Clone)]

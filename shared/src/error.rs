@@ -106,7 +106,7 @@ pub enum ApiError {
     Throttled(#[source] StoreError),
     /// 400 `invalid_signature`: a webhook not signed by Stripe with our secret, or too old.
     #[error("invalid Stripe signature: {0}")]
-    InvalidSignature(#[from] crate::payments::signature::SignatureError),
+    InvalidSignature(#[from] SignatureError),
     /// 503 `payments_unavailable`: this deployment has no Stripe configured.
     #[error("payments are not configured")]
     PaymentsUnavailable,
@@ -136,6 +136,19 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Invariant(String),
+}
+
+/// Why a webhook's `Stripe-Signature` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the Stripe-Signature header is missing")]
+    Missing,
+    #[error("the Stripe-Signature header is malformed")]
+    Malformed,
+    #[error("the signature's timestamp is outside the tolerance")]
+    Stale,
+    #[error("no signature matches the payload")]
+    Mismatch,
 }
 
 /// What went wrong talking to the payment provider.

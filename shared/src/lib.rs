@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 #[cfg(feature = "jwks")]
 pub mod jwks;
+pub mod model;
 pub mod payments;
 pub mod push;
 pub mod schedule;

@@ -1,6 +1,7 @@
 //! Holds with a Checkout Session, as the payment tests need them.
 
-use burst::domain::reservations::{ReservationStatus, return_units};
+use burst::domain::holds::return_units;
+use burst::model::reservation::ReservationStatus;
 use burst::store::ReleaseGuard;
 use chrono::Utc;
 use serde_json::Value;

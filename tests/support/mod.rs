@@ -17,9 +17,9 @@ use burst::store::table::TableDefinition;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 
-use burst::domain::pow::PowConfig;
 use burst::domain::queue::QueueCache;
-use burst::domain::queue::admission::AdmissionKeys;
+use burst::model::admission::AdmissionKeys;
+use burst::model::pow::PowConfig;
 use burst::payments::StripeConfig;
 pub use faults::{Fault, FaultInjector};
 use stripe_emulator::{Emulator, EmulatorConfig};
@@ -231,7 +231,7 @@ impl TestEnv {
             .await
             .unwrap()
             .expect("a drop");
-        let mut drop = burst::domain::drops::DropSpec::clone(&stored);
+        let mut drop = burst::model::drop::DropSpec::clone(&stored);
         let first_start = drop
             .early_access
             .iter()
@@ -247,10 +247,10 @@ impl TestEnv {
             raffle.entries_close_at += shift;
         }
         drop.version += 1;
-        let event = burst::domain::drops::AdminEvent::new(
+        let event = burst::model::drop::AdminEvent::new(
             drop_id,
             "test-clock",
-            burst::domain::drops::AdminAction::Updated,
+            burst::model::drop::AdminAction::Updated,
             json!({ "starts_at": drop.starts_at }),
             chrono::Utc::now(),
         );
@@ -382,7 +382,7 @@ impl TestEnv {
         assert_eq!(reply.status, 200, "challenge: {:?}", reply.body);
         let challenge =
             serde_json::from_value(reply.body["challenge"].clone()).expect("a challenge");
-        let payload = burst::domain::pow::solve(&challenge).expect("solvable");
+        let payload = burst::model::pow::solve(&challenge).expect("solvable");
         json!({ "altcha": payload }).to_string()
     }
 

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::domain::orders::OrderStatus;
-use crate::domain::reservations::ReservationStatus;
 use crate::error::{ApiError, Result};
+use crate::model::order::OrderStatus;
+use crate::model::reservation::ReservationStatus;
 
 #[derive(Debug, Serialize)]
 pub struct Audit {

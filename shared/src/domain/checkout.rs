@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::domain::reservations::{ReservationStatus, owned_reservation};
+use crate::domain::reservations::owned_reservation;
 use crate::error::{ApiError, Result};
+use crate::model::reservation::ReservationStatus;
 use crate::payments::CheckoutRequest;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -7,21 +7,20 @@
 //! transaction, and never rests on a stale read.
 
 use chrono::{DateTime, Utc};
-use rand::seq::SliceRandom;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::domain::drops::{DropSpec, Price, Shard};
-use crate::domain::ids;
+use crate::domain::holds::{HoldEnd, end_hold};
 use crate::domain::limits::{self, Gate};
-use crate::domain::queue::model::TicketStatus;
-use crate::domain::queue::{self, Count, Requester};
-use crate::domain::reservations::{
-    Allocation, HoldEnd, Reservation, ReservationStatus, ReservationView, end_hold,
-};
+use crate::domain::queue::{self, Count};
 use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
+use crate::model::drop::{DropSpec, Price};
+use crate::model::ids;
+use crate::model::queue::TicketStatus;
+use crate::model::requester::Requester;
+use crate::model::reservation::{Reservation, ReservationStatus, ReservationView, allocate};
 use crate::store::{AdmittedTicket, ClaimCommit, ReleaseGuard};
 
 /// A shard refusing means another claim took its units between our read and our write: progress
@@ -285,76 +284,9 @@ fn quantity_error(per_user_limit: u32) -> ApiError {
     )
 }
 
-/// Picks shards for `quantity` units: one random shard that has them all when there is one
-/// (random so concurrent claims spread over the shards), else several; `None` when the drop as
-/// read does not have `quantity` units left.
-pub(crate) fn allocate(shards: &[Shard], quantity: u32) -> Option<Vec<Allocation>> {
-    let mut stocked: Vec<&Shard> = shards.iter().filter(|shard| shard.available > 0).collect();
-    stocked.shuffle(&mut rand::rng());
-    let wanted = i64::from(quantity);
-    if let Some(shard) = stocked.iter().find(|shard| shard.available >= wanted) {
-        return Some(vec![Allocation {
-            shard: shard.shard,
-            units: quantity,
-        }]);
-    }
-    let mut missing = wanted;
-    let mut allocations = Vec::new();
-    for shard in stocked {
-        let units = shard.available.min(missing);
-        allocations.push(Allocation {
-            shard: shard.shard,
-            units: units as u32,
-        });
-        missing -= units;
-        if missing == 0 {
-            return Some(allocations);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn shard(shard: u32, available: i64) -> Shard {
-        Shard {
-            drop_id: "d".into(),
-            shard,
-            units: 10,
-            available,
-            held: 0,
-            sold: 0,
-            starts_at_ms: 0,
-            ends_at_ms: None,
-            early_at_ms: None,
-            paused: false,
-        }
-    }
-
-    #[test]
-    fn allocation_prefers_one_shard_and_combines_when_it_must() {
-        let shards = [shard(0, 0), shard(1, 1), shard(2, 1)];
-        let one = allocate(&shards, 1).unwrap();
-        assert_eq!(one.len(), 1);
-        assert!(one[0].shard == 1 || one[0].shard == 2);
-        let two = allocate(&shards, 2).unwrap();
-        assert_eq!(two.iter().map(|a| a.units).sum::<u32>(), 2);
-        assert_eq!(two.len(), 2);
-        assert!(allocate(&shards, 3).is_none());
-        assert!(allocate(&[shard(0, 0)], 1).is_none());
-    }
-
-    #[test]
-    fn random_shard_choice_spreads_claims() {
-        let shards: Vec<Shard> = (0..4).map(|i| shard(i, 10)).collect();
-        let mut hits = [0u32; 4];
-        for _ in 0..4000 {
-            hits[allocate(&shards, 1).unwrap()[0].shard as usize] += 1;
-        }
-        assert!(hits.iter().all(|&h| h > 800), "uneven spread: {hits:?}");
-    }
 
     #[test]
     fn quantity_defaults_to_one_and_respects_the_limit() {

@@ -12,8 +12,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::domain::queue::model::QueueSettings;
 use crate::error::{ApiError, Result};
+use crate::model::queue::QueueSettings;
 use crate::store::keys;
 
 /// What is being asked for.

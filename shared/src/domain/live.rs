@@ -14,15 +14,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::App;
-use crate::domain::drops::{DropStatus, UnitCounts};
-use crate::domain::ids;
-use crate::domain::queue::model::{QueueState, Ticket, TicketStatus};
-use crate::domain::reservations::{Reservation, ReservationStatus};
-use crate::error::{ApiError, Result};
-use crate::push::{Delivery, Push};
-use crate::store::Connection;
 use futures::stream::{self, StreamExt};
+
+use crate::app::App;
+use crate::error::{ApiError, Result};
+use crate::model::connection::Connection;
+use crate::model::drop::{DropStatus, UnitCounts};
+use crate::model::ids;
+use crate::model::queue::{QueueState, Ticket, TicketStatus};
+use crate::model::reservation::{Reservation, ReservationStatus};
+use crate::push::{Delivery, Push};
 
 /// `{"type": "drop", …}`: a drop's public numbers.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -17,10 +17,11 @@ use chrono::{DateTime, Timelike, Utc};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::domain::drops::{DropSpec, Shard};
-use crate::domain::reservations::{HoldEnd, ReservationStatus, end_hold};
+use crate::domain::holds::{HoldEnd, end_hold};
 use crate::domain::webhooks::{self, finish_refund};
 use crate::error::{ApiError, Result, chain};
+use crate::model::drop::{DropSpec, Shard};
+use crate::model::reservation::ReservationStatus;
 use crate::payments::events::EventKind;
 use crate::store::ReleaseGuard;
 

@@ -12,13 +12,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::domain::claims::allocate;
-use crate::domain::drops::DropSpec;
-use crate::domain::orders::{Order, OrderStatus};
-use crate::domain::reservations::{Allocation, Reservation, ReservationStatus, return_units};
+use crate::domain::holds::return_units;
 use crate::domain::retry::{Again, Retry};
 use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, PaymentError, Result};
+use crate::model::drop::DropSpec;
+use crate::model::order::{Order, OrderStatus};
+use crate::model::reservation::{Allocation, Reservation, ReservationStatus, allocate};
 use crate::payments::events::{ChargeObject, DisputeObject, Event, EventKind, SessionObject};
 use crate::payments::signature;
 use crate::store::{Commit, ReleaseGuard, SaleSource};

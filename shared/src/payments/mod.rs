@@ -13,10 +13,6 @@ use std::pin::Pin;
 use crate::error::Result;
 use events::SessionObject;
 
-/// Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation; a
-/// minute's margin keeps clock skew from tripping that.
-pub const MIN_SESSION_SECONDS: i64 = 31 * 60;
-
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
     /// `STRIPE_SECRET_KEY` (or the `secret_key` of the Secrets Manager secret).

@@ -5,19 +5,9 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub const TOLERANCE_SECONDS: i64 = 300;
+use crate::error::SignatureError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("the Stripe-Signature header is missing")]
-    Missing,
-    #[error("the Stripe-Signature header is malformed")]
-    Malformed,
-    #[error("the signature's timestamp is outside the tolerance")]
-    Stale,
-    #[error("no signature matches the payload")]
-    Mismatch,
-}
+pub const TOLERANCE_SECONDS: i64 = 300;
 
 fn mac(secret: &str, timestamp: i64, payload: &[u8]) -> Hmac<Sha256> {
     let mut mac =

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use super::transactions::{Role, Sent, Transaction, UpdateAction};
 use super::{Store, decode_each, encode, keys, n, s};
-use crate::domain::drops::{AdminEvent, DropSpec, Shard};
-use crate::domain::ids;
-use crate::domain::queue::model::QueueState;
 use crate::error::Result;
+use crate::model::drop::{AdminEvent, DropSpec, Shard};
+use crate::model::ids;
+use crate::model::queue::QueueState;
 
 /// How long a container reuses a drop it read.
 pub const DROP_TTL: Duration = Duration::from_secs(1);

@@ -2,26 +2,15 @@
 //! disconnect (or a `410 Gone` met by the fan-out) removes every item of the connection.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{Store, decode_each, keys, n, s};
 use crate::error::Result;
+use crate::model::connection::Connection;
 
 /// API Gateway closes a WebSocket connection after two hours; items live a little longer, so a
 /// lost `$disconnect` is cleaned by TTL.
 const CONNECTION_TTL_SECONDS: i64 = 2 * 3600 + 600;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Connection {
-    pub connection_id: String,
-    /// The signed-in shopper, for personal events; `None` for public watchers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shopper: Option<String>,
-    pub connected_at: DateTime<Utc>,
-    #[serde(default)]
-    pub drops: Vec<String>,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 struct Member {

@@ -11,7 +11,6 @@ pub mod table;
 mod transactions;
 
 pub use drops::DROP_TTL;
-pub use live::Connection;
 pub use queue::JoinWrite;
 pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
 
@@ -30,11 +29,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::drops::{DropSpec, Shard};
-use crate::domain::ids;
-use crate::domain::orders::Order;
-use crate::domain::reservations::Reservation;
 use crate::error::{ApiError, Result};
+use crate::model::drop::{DropSpec, Shard};
+use crate::model::ids;
+use crate::model::order::Order;
+use crate::model::reservation::Reservation;
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -12,10 +12,8 @@ use chrono::{DateTime, Utc};
 
 use super::transactions::{Role, Sent, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
-use crate::domain::queue::model::{
-    Member, OrderChunk, OrderIndex, QueueState, Ticket, TicketStatus,
-};
 use crate::error::Result;
+use crate::model::queue::{Member, OrderChunk, OrderIndex, QueueState, Ticket, TicketStatus};
 
 /// How a join's write ended.
 #[derive(Debug)]

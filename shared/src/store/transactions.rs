@@ -12,11 +12,11 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use super::{Item, RETENTION_SECONDS, Store, condition_met, encode, keys, n, s};
-use crate::domain::drops::ClaimGate;
-use crate::domain::orders::{Order, OrderStatus};
-use crate::domain::queue::model::TicketStatus;
-use crate::domain::reservations::{Allocation, Reservation, ReservationStatus};
 use crate::error::{ApiError, Result, StoreError, THROTTLING_CODES};
+use crate::model::drop::ClaimGate;
+use crate::model::order::{Order, OrderStatus};
+use crate::model::queue::TicketStatus;
+use crate::model::reservation::{Allocation, Reservation, ReservationStatus};
 
 /// Which item an action of a transaction writes. A cancellation is decoded by the role of the
 /// action that refused, never by its position in the list.

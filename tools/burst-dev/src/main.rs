@@ -8,9 +8,9 @@
 
 use burst::App;
 use burst::auth::{ADMIN_GROUP, mint_dev_token_in};
-use burst::domain::queue::Requester;
-use burst::domain::queue::admission::{AdmissionKeys, new_private_hex};
 use burst::domain::{claims, drops};
+use burst::model::admission::{AdmissionKeys, new_private_hex};
+use burst::model::requester::Requester;
 use burst::store::table::TableDefinition;
 use chrono::{Duration, Utc};
 use serde_json::json;

@@ -24,11 +24,15 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::model::{Member, OrderChunk, OrderIndex, QueueState, Ticket, TicketStatus};
-use super::{Phase, chunk_at, draw, phase, policy, settings_of};
+use super::chunk_at;
 use crate::app::App;
-use crate::domain::drops::{DropSpec, UnitCounts};
 use crate::error::{ApiError, Result};
+use crate::model::draw;
+use crate::model::drop::{DropSpec, UnitCounts};
+use crate::model::policy;
+use crate::model::queue::{
+    Member, OrderChunk, OrderIndex, Phase, QueueState, Ticket, TicketStatus,
+};
 use crate::store::keys::QUEUE_STRIPES;
 
 /// Positions per order chunk: well under DynamoDB's 400 KB item limit with 128-character subs.
@@ -55,7 +59,7 @@ pub struct TickReport {
 
 /// One pass over one queued drop.
 pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<TickReport> {
-    let settings = settings_of(drop)?;
+    let settings = drop.queue_settings()?;
     let mut report = TickReport::default();
     if now < settings.opens_at {
         return Ok(report);
@@ -95,7 +99,7 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     // Paused: admissions stop (admitted shoppers keep theirs); sold out or ended: the line is
     // closed.
     let halted = matches!(
-        phase(drop, settings, counts, now),
+        drop.queue_phase(settings, counts, now),
         Phase::SoldOut | Phase::Ended | Phase::Paused
     );
     let wanted = if halted {

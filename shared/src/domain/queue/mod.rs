@@ -10,11 +10,7 @@
 //! carries a signed token, and the claim spends it (the ticket moves to `claimed` in the claim's
 //! own transaction). An admission unused in `admission_seconds` expires and its slot passes on.
 
-pub mod admission;
 pub mod controller;
-pub mod draw;
-pub mod model;
-pub mod policy;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,35 +23,25 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::domain::drops::{DropSpec, UnitCounts};
-use crate::domain::ids;
 use crate::domain::limits::{self, Gate};
-use crate::domain::pow;
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
+use crate::model::admission::AdmissionClaims;
+use crate::model::draw;
+use crate::model::drop::{DropSpec, UnitCounts};
+use crate::model::ids;
+use crate::model::policy::{self, Eta, Standing};
+use crate::model::pow;
+use crate::model::queue::{OrderChunk, OrderIndex, Phase, QueueState, Ticket, TicketStatus};
+use crate::model::requester::Requester;
 use crate::store::JoinWrite;
 use crate::store::keys::QUEUE_STRIPES;
-use admission::AdmissionClaims;
-use model::{OrderChunk, OrderIndex, QueueSettings, QueueState, Ticket, TicketStatus};
-use policy::{Eta, Standing};
 
 /// How long a container reuses what it read of a queue's state and stock for views: the crowd's
 /// polls cost one read per container per second, not one per poll.
 const VIEW_TTL: Duration = Duration::from_secs(1);
 /// Order chunks a container keeps (each at most 1,000 positions).
 const CHUNK_CACHE: usize = 64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Upcoming,
-    Prequeue,
-    Open,
-    /// The shop paused admissions (shown instead of `prequeue` or `open`).
-    Paused,
-    SoldOut,
-    Ended,
-}
 
 /// What a shopper sees of their ticket.
 #[derive(Debug, Clone, Serialize)]
@@ -151,41 +137,6 @@ struct LineView {
     joins: u64,
 }
 
-/// The queue settings of a drop, or `400 not_queued`.
-pub fn settings_of(drop: &DropSpec) -> Result<&QueueSettings> {
-    drop.queue.as_ref().ok_or(ApiError::NotQueued)
-}
-
-pub fn phase(
-    drop: &DropSpec,
-    settings: &QueueSettings,
-    counts: UnitCounts,
-    now: DateTime<Utc>,
-) -> Phase {
-    if drop.ends_at.is_some_and(|end| now >= end) {
-        Phase::Ended
-    } else if now < settings.opens_at {
-        Phase::Upcoming
-    } else if now >= drop.draw_at() && counts.available + counts.held <= 0 {
-        Phase::SoldOut
-    } else if drop.paused {
-        Phase::Paused
-    } else if now < drop.draw_at() {
-        Phase::Prequeue
-    } else {
-        Phase::Open
-    }
-}
-
-/// Who is asking: the authenticated shopper and the source address API Gateway saw.
-#[derive(Debug, Clone, Copy)]
-pub struct Requester<'a> {
-    pub shopper: &'a str,
-    /// The token's groups (early access).
-    pub groups: &'a [String],
-    pub source_ip: &'a str,
-}
-
 /// What the integrity report counts, per drop (striped counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Count {
@@ -244,7 +195,7 @@ pub async fn join(
 ) -> Result<(TicketView, bool)> {
     let shopper = requester.shopper;
     let drop = queued_drop(app, drop_id).await?;
-    let settings = settings_of(&drop)?;
+    let settings = drop.queue_settings()?;
     let altcha = parse_join(body)?;
     if let Err(error) = limits::check(
         app,
@@ -280,7 +231,7 @@ pub async fn join(
     }
     let line = line(app, &drop).await?;
     if matches!(
-        phase(&drop, settings, line.counts, now),
+        drop.queue_phase(settings, line.counts, now),
         Phase::SoldOut | Phase::Ended
     ) {
         return Err(ApiError::QueueClosed);
@@ -373,7 +324,7 @@ pub async fn challenge(
     now: DateTime<Utc>,
 ) -> Result<altcha::Challenge> {
     let drop = queued_drop(app, drop_id).await?;
-    let settings = settings_of(&drop)?;
+    let settings = drop.queue_settings()?;
     let config = app.config.pow.as_ref().ok_or(ApiError::QueueUnavailable)?;
     if let Err(error) = limits::check(
         app,
@@ -405,7 +356,7 @@ pub async fn my_ticket(
     now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let drop = queued_drop(app, drop_id).await?;
-    settings_of(&drop)?;
+    drop.queue_settings()?;
     let ticket = app
         .store
         .ticket(shopper, &drop.id)
@@ -417,9 +368,9 @@ pub async fn my_ticket(
 /// `GET /drops/{id}/queue`.
 pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<QueueStatus> {
     let drop = queued_drop(app, drop_id).await?;
-    let settings = settings_of(&drop)?;
+    let settings = drop.queue_settings()?;
     let line = line(app, &drop).await?;
-    let phase = phase(&drop, settings, line.counts, now);
+    let phase = drop.queue_phase(settings, line.counts, now);
     let state = &line.state;
     let ms_to_start = (drop.draw_at() - now).num_milliseconds();
     let poll_after_ms = match phase {
@@ -455,7 +406,7 @@ pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Queu
 /// `GET /drops/{id}/queue/proof`: after the draw.
 pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawProof> {
     let drop = queued_drop(app, drop_id).await?;
-    settings_of(&drop)?;
+    drop.queue_settings()?;
     let state = app
         .store
         .queue_state(&drop.id)
@@ -539,7 +490,7 @@ pub struct ClaimRefusals {
 
 pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<IntegrityReport> {
     let drop = queued_drop(app, drop_id).await?;
-    settings_of(&drop)?;
+    drop.queue_settings()?;
     if now < drop.draw_at() {
         return Err(ApiError::DropNotLive {
             reason: "the integrity report is published once the drop is drawn",
@@ -720,11 +671,11 @@ async fn view(
     ticket: &Ticket,
     now: DateTime<Utc>,
 ) -> Result<TicketView> {
-    let settings = settings_of(drop)?;
+    let settings = drop.queue_settings()?;
     let line = line(app, drop).await?;
     let state = &line.state;
     let position = position_of(app, drop, state, ticket).await?;
-    let phase = phase(drop, settings, line.counts, now);
+    let phase = drop.queue_phase(settings, line.counts, now);
     let admission_over = ticket
         .admission_expires_at
         .is_some_and(|expires| expires <= now);

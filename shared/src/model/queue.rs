@@ -1,5 +1,5 @@
 //! What the waiting room stores: a drop's queue settings, its shared state, tickets, members and
-//! the order's chunks.
+//! the order's chunks; and the phase its line is in.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,19 @@ fn default_ip_joins_per_minute() -> u32 {
 }
 
 pub const DEFAULT_ADMISSION_SECONDS: u32 = 120;
+
+/// Where a queued drop's line stands (`DropSpec::queue_phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Upcoming,
+    Prequeue,
+    Open,
+    /// The shop paused admissions (shown instead of `prequeue` or `open`).
+    Paused,
+    SoldOut,
+    Ended,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
