@@ -38,7 +38,10 @@ pub async fn run() {
     let admin = mint_dev_token(&secret, "dev-herd-admin", true, now, 3600);
 
     println!("limit: claim transactions straight to the DynamoDB Local of make dev ...");
-    let env = TestEnv::at(&format!("http://127.0.0.1:{port}"), None, None).await;
+    let env = TestEnv::builder()
+        .endpoint(&format!("http://127.0.0.1:{port}"))
+        .build()
+        .await;
     let limit = raw_transaction_limit(&env).await;
 
     let mut rows = Vec::new();

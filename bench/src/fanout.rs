@@ -183,7 +183,7 @@ pub async fn run() {
     let started_at = Utc::now();
     let port = dynamodb_local::start_own();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let env = Arc::new(TestEnv::at(&endpoint, None, None).await);
+    let env = Arc::new(TestEnv::builder().endpoint(&endpoint).build().await);
     let drop_id = id_of(&env.create_drop(drop_body(UNITS + PROBES, json!({}))).await);
 
     let ws = listen(0).await.expect("a port for the gateway");

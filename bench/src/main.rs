@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burst::model::reservation::{Allocation, Reservation};
-use burst::store::ClaimCommit;
+use burst::store::{Caching, ClaimCommit};
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
 use report::{append_results, dynamodb_local_version, git_commit, percentile, sibling_binary};
@@ -63,15 +63,16 @@ const BENCH_POW_TRIES: u32 = 100;
 async fn waiting_room(queue: bool, bots: bool) {
     let port = dynamodb_local::start_own();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut env = TestEnv::at(&endpoint, None, None).await;
-    {
-        let app = Arc::get_mut(&mut env.app).expect("the bench's own app");
+    let env = TestEnv::builder()
+        .endpoint(&endpoint)
         // As in a Lambda container: views are reused for a second.
-        app.queue_cache = burst::domain::queue::QueueCache::default();
-        if let Some(pow) = app.config.pow.as_mut() {
-            pow.base_tries = BENCH_POW_TRIES;
-        }
-    }
+        .caching(Caching {
+            view_ttl: Caching::CONTAINER.view_ttl,
+            ..Caching::NONE
+        })
+        .pow_tries(BENCH_POW_TRIES)
+        .build()
+        .await;
     let env = Arc::new(env);
     let started = Utc::now();
     let mut report = format!(
@@ -104,7 +105,7 @@ async fn claims() {
     let claim_binary = sibling_binary("claim");
     let port = dynamodb_local::start_own();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let env = TestEnv::at(&endpoint, None, None).await;
+    let env = TestEnv::builder().endpoint(&endpoint).build().await;
     let function_env = [
         ("TABLE_NAME", env.app.store.table().to_string()),
         ("AWS_ENDPOINT_URL", endpoint.clone()),

@@ -1,10 +1,9 @@
-//! What a warm Lambda container keeps between invocations.
+//! What a warm Lambda container keeps between invocations: its configuration, the store (with the
+//! container's caches) and, where the function calls Stripe, the payment gateway.
 
 use crate::config::Config;
-use crate::domain::queue::QueueCache;
-use crate::domain::sweeper::ExpiryHints;
 use crate::payments::PaymentGateway;
-use crate::store::Store;
+use crate::store::{Caching, Store};
 
 pub struct App {
     pub config: Config,
@@ -12,20 +11,15 @@ pub struct App {
     /// Stripe, when this function is built with it (feature `stripe`) and
     /// `STRIPE_SECRET_KEY` is configured.
     pub payments: Option<Box<dyn PaymentGateway>>,
-    pub expiry_hints: ExpiryHints,
-    pub queue_cache: QueueCache,
 }
 
 impl App {
-    pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
-        let store = Store::new(client, config.table_name.clone());
-        let payments = payment_gateway(&config);
-        Self {
+    /// An app over `client` with `config`; everything else is the builder's to set.
+    pub fn builder(config: Config, client: aws_sdk_dynamodb::Client) -> AppBuilder {
+        AppBuilder {
             config,
-            store,
-            payments,
-            expiry_hints: ExpiryHints::default(),
-            queue_cache: QueueCache::default(),
+            client,
+            caching: Caching::CONTAINER,
         }
     }
 
@@ -36,7 +30,33 @@ impl App {
         let sdk = aws_config::load_from_env().await;
         let mut config = Config::from_env();
         load_secrets(&sdk, &mut config).await;
-        Self::new(config, aws_sdk_dynamodb::Client::new(&sdk))
+        Self::builder(config, aws_sdk_dynamodb::Client::new(&sdk)).build()
+    }
+}
+
+/// Builds an `App` once, with every setting given up front: nothing can rebuild one later and
+/// silently fall back to another setting.
+pub struct AppBuilder {
+    config: Config,
+    client: aws_sdk_dynamodb::Client,
+    caching: Caching,
+}
+
+impl AppBuilder {
+    /// How long the container reuses what it read (`Caching::CONTAINER` unless set).
+    pub fn caching(mut self, caching: Caching) -> Self {
+        self.caching = caching;
+        self
+    }
+
+    pub fn build(self) -> App {
+        let store = Store::new(self.client, self.config.table_name.clone(), self.caching);
+        let payments = payment_gateway(&self.config);
+        App {
+            config: self.config,
+            store,
+            payments,
+        }
     }
 }
 

@@ -17,10 +17,10 @@ use burst::store::table::TableDefinition;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
 
-use burst::domain::queue::QueueCache;
 use burst::model::admission::AdmissionKeys;
 use burst::model::pow::PowConfig;
 use burst::payments::StripeConfig;
+use burst::store::Caching;
 pub use faults::{Fault, FaultInjector};
 use stripe_emulator::{Emulator, EmulatorConfig};
 
@@ -69,9 +69,124 @@ pub const TEST_ORIGIN_SECRET: &str = "test-origin-verify";
 pub const TEST_ADMISSION_KEY: &str =
     "7f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 
+/// How a test's `App` is built: every setting is chosen before the one `App` is, so none can be
+/// lost by building it again.
+#[derive(Default)]
+pub struct TestEnvBuilder {
+    endpoint: Option<String>,
+    dev_jwt_secret: Option<String>,
+    injector: Option<FaultInjector>,
+    stripe_latency: Option<std::time::Duration>,
+    caching: Option<Caching>,
+    pow_tries: Option<u32>,
+}
+
+impl TestEnvBuilder {
+    /// The DynamoDB Local at `endpoint` (else the tests' shared one).
+    pub fn endpoint(mut self, endpoint: &str) -> Self {
+        self.endpoint = Some(endpoint.to_string());
+        self
+    }
+
+    /// Identity from locally signed HS256 tokens instead of the authorizer's claims.
+    pub fn dev_secret(mut self, secret: &str) -> Self {
+        self.dev_jwt_secret = Some(secret.to_string());
+        self
+    }
+
+    /// DynamoDB calls go through `injector`, which fails them as real DynamoDB under load would
+    /// (DynamoDB Local never reports a conflict or throttles).
+    pub fn faults(mut self, injector: FaultInjector) -> Self {
+        self.injector = Some(injector);
+        self
+    }
+
+    /// With payments, against a Stripe emulator of this test's own whose every API request
+    /// takes `latency`.
+    pub fn stripe(mut self, latency: std::time::Duration) -> Self {
+        self.stripe_latency = Some(latency);
+        self
+    }
+
+    /// How long reads are reused (`Caching::NONE` unless set: tests read what they just wrote).
+    pub fn caching(mut self, caching: Caching) -> Self {
+        self.caching = Some(caching);
+        self
+    }
+
+    /// The proof-of-work difficulty (mean tries; `TEST_POW_TRIES` unless set).
+    pub fn pow_tries(mut self, tries: u32) -> Self {
+        self.pow_tries = Some(tries);
+        self
+    }
+
+    /// A fresh table, and the app over it.
+    pub async fn build(self) -> TestEnv {
+        let endpoint = self.endpoint.unwrap_or_else(dynamodb_local::endpoint);
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+            .endpoint_url(endpoint);
+        if let Some(injector) = self.injector {
+            config = config.http_client(injector.into_http_client());
+        }
+        let client = aws_sdk_dynamodb::Client::from_conf(config.build());
+        let table_name = format!("burst-test-{}", uuid::Uuid::new_v4().simple());
+        TableDefinition::from_compiled_template()
+            .create(&client, &table_name)
+            .await
+            .expect("create the test table in DynamoDB Local");
+        let stripe = match self.stripe_latency {
+            Some(latency) => {
+                let emulator = Emulator::new(EmulatorConfig {
+                    webhook_url: None,
+                    webhook_secret: WEBHOOK_SECRET.into(),
+                    latency,
+                });
+                emulator.serve(0).await.expect("start the Stripe emulator");
+                Some(emulator)
+            }
+            None => None,
+        };
+        let config = Config {
+            table_name,
+            dev_jwt_secret: self.dev_jwt_secret,
+            stripe: stripe.as_ref().map(|emulator| StripeConfig {
+                secret_key: "sk_test_burst".into(),
+                api_base: Some(emulator.base_url()),
+                return_url: "http://shop.test".into(),
+            }),
+            stripe_webhook_secret: stripe.as_ref().map(|_| WEBHOOK_SECRET.into()),
+            stripe_secret_id: None,
+            admission: AdmissionKeys::from_private_hex(TEST_ADMISSION_KEY),
+            admission_secret_id: None,
+            origin_verify_secret: Some(TEST_ORIGIN_SECRET.into()),
+            pow: Some(PowConfig {
+                challenge_secret: "test-pow-challenge-secret".into(),
+                key_secret: "test-pow-key-secret".into(),
+                base_tries: self.pow_tries.unwrap_or(TEST_POW_TRIES),
+            }),
+            jwks: None,
+        };
+        let app = App::builder(config, client.clone())
+            .caching(self.caching.unwrap_or(Caching::NONE))
+            .build();
+        TestEnv {
+            app: Arc::new(app),
+            client,
+            stripe,
+        }
+    }
+}
+
 impl TestEnv {
+    pub fn builder() -> TestEnvBuilder {
+        TestEnvBuilder::default()
+    }
+
     pub async fn new() -> Self {
-        Self::build(None, None).await
+        Self::builder().build().await
     }
 
     /// With payments, against a fresh Stripe emulator of this test's own.
@@ -81,23 +196,7 @@ impl TestEnv {
 
     /// With payments, against an emulator whose every API request takes `latency`.
     pub async fn with_stripe_latency(latency: std::time::Duration) -> Self {
-        let emulator = Emulator::new(EmulatorConfig {
-            webhook_url: None,
-            webhook_secret: WEBHOOK_SECRET.into(),
-            latency,
-        });
-        emulator.serve(0).await.expect("start the Stripe emulator");
-        let mut env = Self::build(None, None).await;
-        let mut config = env.app.config.clone();
-        config.stripe = Some(StripeConfig {
-            secret_key: "sk_test_burst".into(),
-            api_base: Some(emulator.base_url()),
-            return_url: "http://shop.test".into(),
-        });
-        config.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-        env.app = Arc::new(App::new(config, env.client.clone()));
-        env.stripe = Some(emulator);
-        env
+        Self::builder().stripe(latency).build().await
     }
 
     pub fn emulator(&self) -> &Emulator {
@@ -106,66 +205,12 @@ impl TestEnv {
 
     /// Identity from locally signed HS256 tokens instead of the authorizer's claims.
     pub async fn with_dev_secret(secret: &str) -> Self {
-        Self::build(Some(secret.to_string()), None).await
+        Self::builder().dev_secret(secret).build().await
     }
 
-    /// DynamoDB calls go through `injector`, which fails them as real DynamoDB under load would
-    /// (DynamoDB Local never reports a conflict or throttles).
+    /// DynamoDB calls go through `injector` (see `TestEnvBuilder::faults`).
     pub async fn with_faults(injector: FaultInjector) -> Self {
-        Self::build(None, Some(injector)).await
-    }
-
-    async fn build(dev_jwt_secret: Option<String>, injector: Option<FaultInjector>) -> Self {
-        Self::at(&dynamodb_local::endpoint(), dev_jwt_secret, injector).await
-    }
-
-    /// A fresh table in the DynamoDB Local at `endpoint`.
-    pub async fn at(
-        endpoint: &str,
-        dev_jwt_secret: Option<String>,
-        injector: Option<FaultInjector>,
-    ) -> Self {
-        let mut config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-            .endpoint_url(endpoint);
-        if let Some(injector) = injector {
-            config = config.http_client(injector.into_http_client());
-        }
-        let client = aws_sdk_dynamodb::Client::from_conf(config.build());
-        let table_name = format!("burst-test-{}", uuid::Uuid::new_v4().simple());
-        TableDefinition::from_compiled_template()
-            .create(&client, &table_name)
-            .await
-            .expect("create the test table in DynamoDB Local");
-        let mut app = App::new(
-            Config {
-                table_name,
-                dev_jwt_secret,
-                stripe: None,
-                stripe_webhook_secret: None,
-                stripe_secret_id: None,
-                admission: AdmissionKeys::from_private_hex(TEST_ADMISSION_KEY),
-                admission_secret_id: None,
-                origin_verify_secret: Some(TEST_ORIGIN_SECRET.into()),
-                pow: Some(PowConfig {
-                    challenge_secret: "test-pow-challenge-secret".into(),
-                    key_secret: "test-pow-key-secret".into(),
-                    base_tries: TEST_POW_TRIES,
-                }),
-                jwks: None,
-            },
-            client.clone(),
-        );
-        // Tests read what they just wrote: no view is reused.
-        app.queue_cache = QueueCache::with_view_ttl(std::time::Duration::ZERO);
-        app.store.set_drop_ttl(std::time::Duration::ZERO);
-        Self {
-            app: Arc::new(app),
-            client,
-            stripe: None,
-        }
+        Self::builder().faults(injector).build().await
     }
 
     pub async fn call<F, Fut>(&self, handler: F, request: Request) -> Reply

@@ -8,9 +8,7 @@
 //! complete), so one stuck hold never blocks the rest. It visits only drops that have not long
 //! ended, and in them only the shards whose counters say units are held.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
@@ -35,32 +33,6 @@ const RECONCILE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Holds last at most an hour and delayed payments settle within days: drops that closed longer
 /// ago than this cannot have anything left to sweep.
 const HORIZON: chrono::Duration = chrono::Duration::days(14);
-
-/// Per shard, the earliest instant at which a live hold could be overdue.
-///
-/// Holds of one drop all last `hold_seconds`, so a hold taken later expires later: once a query
-/// has seen the earliest live hold of a shard, nothing in that shard can be overdue before its
-/// expiry. Claims that find a drop empty trust this and skip the index query; the sweeper never
-/// does, so a hint can delay an inline release, never lose one.
-#[derive(Debug, Default)]
-pub struct ExpiryHints(Mutex<HashMap<(String, u32), i64>>);
-
-impl ExpiryHints {
-    fn next_possible_expiry(&self, drop_id: &str, shard: u32) -> Option<i64> {
-        self.0
-            .lock()
-            .expect("hints poisoned")
-            .get(&(drop_id.to_string(), shard))
-            .copied()
-    }
-
-    fn record(&self, drop_id: &str, shard: u32, at_ms: i64) {
-        self.0
-            .lock()
-            .expect("hints poisoned")
-            .insert((drop_id.to_string(), shard), at_ms);
-    }
-}
 
 /// Who returns overdue holds, and so what they may skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +165,8 @@ async fn release_overdue(
     for shard in shards.iter().filter(|shard| shard.held > 0) {
         if mode == SweepMode::Inline
             && app
-                .expiry_hints
+                .store
+                .expiry_hints()
                 .next_possible_expiry(&drop.id, shard.shard)
                 .is_some_and(|at_ms| at_ms > now.timestamp_millis())
         {
@@ -262,7 +235,9 @@ async fn release_overdue(
         }
         // A hint is only as good as the pass behind it.
         if complete {
-            app.expiry_hints.record(&drop.id, shard.shard, next_expiry);
+            app.store
+                .expiry_hints()
+                .record(&drop.id, shard.shard, next_expiry);
         }
     }
     Ok(released)

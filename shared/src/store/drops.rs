@@ -2,7 +2,6 @@
 //! of what admins did to it. Every change to a drop is one transaction with its event.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::transactions::{Role, Sent, Transaction, UpdateAction};
 use super::{Store, decode_each, encode, keys, n, s};
@@ -10,9 +9,6 @@ use crate::error::Result;
 use crate::model::drop::{AdminEvent, DropSpec, Shard};
 use crate::model::ids;
 use crate::model::queue::QueueState;
-
-/// How long a container reuses a drop it read.
-pub const DROP_TTL: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Writes the drop, all its shards, (for a queued drop) its queue state and the creation's
@@ -89,7 +85,7 @@ impl Store {
         replace.push(Role::Drop, self.put_new(event_item(event)?)?);
         match self.transact(replace, None).await? {
             Sent::Committed => {
-                self.forget_drop(&drop.id);
+                self.drops.forget(&drop.id);
                 Ok(true)
             }
             Sent::Refused {
@@ -141,7 +137,7 @@ impl Store {
         }
         pause.push(Role::Drop, self.put_new(event_item(event)?)?);
         self.transact_all(pause).await?;
-        self.forget_drop(&drop.id);
+        self.drops.forget(&drop.id);
         Ok(())
     }
 
@@ -161,7 +157,7 @@ impl Store {
 
     /// The drop, from this container's copy when it is younger than the drop TTL.
     pub async fn drop(&self, drop_id: &str) -> Result<Option<Arc<DropSpec>>> {
-        if let Some(drop) = self.cached_drop(drop_id) {
+        if let Some(drop) = self.drops.get(drop_id) {
             return Ok(Some(drop));
         }
         self.drop_now(drop_id).await
@@ -176,27 +172,8 @@ impl Store {
             return Ok(None);
         };
         let drop = Arc::new(drop);
-        self.drop_cache
-            .lock()
-            .expect("drop cache poisoned")
-            .insert(drop.id.clone(), (Instant::now(), drop.clone()));
+        self.drops.insert(drop.clone());
         Ok(Some(drop))
-    }
-
-    fn cached_drop(&self, drop_id: &str) -> Option<Arc<DropSpec>> {
-        self.drop_cache
-            .lock()
-            .expect("drop cache poisoned")
-            .get(drop_id)
-            .filter(|(read_at, _)| read_at.elapsed() < self.drop_ttl)
-            .map(|(_, drop)| drop.clone())
-    }
-
-    fn forget_drop(&self, drop_id: &str) {
-        self.drop_cache
-            .lock()
-            .expect("drop cache poisoned")
-            .remove(drop_id);
     }
 }
 

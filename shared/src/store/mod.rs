@@ -2,6 +2,7 @@
 //! (in `keys`), item encoding, and the exact actions of each transaction and what a cancellation
 //! of each action means.
 
+pub mod cache;
 mod drops;
 pub mod keys;
 mod live;
@@ -10,13 +11,12 @@ mod queue;
 pub mod table;
 mod transactions;
 
-pub use drops::DROP_TTL;
+pub use cache::{Caching, QueueLine};
 pub use queue::JoinWrite;
 pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -34,6 +34,7 @@ use crate::model::drop::{DropSpec, Shard};
 use crate::model::ids;
 use crate::model::order::Order;
 use crate::model::reservation::Reservation;
+use cache::{DropCache, ExpiryHints, QueueCache};
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -46,26 +47,25 @@ const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 pub struct Store {
     client: Client,
     table: String,
-    /// A warm container reads each drop at most once per `drop_ttl`: the herd's claims never
-    /// make the drop's one item a hot key, and an edit or a pause reaches every container within
-    /// it (the shards, which every claim writes, carry what must hold at once).
-    drop_cache: Mutex<HashMap<String, (Instant, Arc<DropSpec>)>>,
-    drop_ttl: Duration,
+    drops: DropCache,
+    queues: QueueCache,
+    expiry_hints: ExpiryHints,
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, caching: Caching) -> Self {
         Self {
             client,
             table: table.into(),
-            drop_cache: Mutex::default(),
-            drop_ttl: DROP_TTL,
+            drops: DropCache::new(caching.drop_ttl),
+            queues: QueueCache::new(caching.view_ttl),
+            expiry_hints: ExpiryHints::default(),
         }
     }
 
-    /// How long a read drop is reused (tests use zero: every read is fresh).
-    pub fn set_drop_ttl(&mut self, ttl: Duration) {
-        self.drop_ttl = ttl;
+    /// Where this container's releases of overdue holds may skip a shard.
+    pub fn expiry_hints(&self) -> &ExpiryHints {
+        &self.expiry_hints
     }
 
     pub fn client(&self) -> &Client {

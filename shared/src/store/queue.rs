@@ -7,12 +7,15 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, WriteRequest,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::cache::QueueLine;
 use super::transactions::{Role, Sent, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
-use crate::error::Result;
+use crate::error::{ApiError, Result};
+use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::queue::{Member, OrderChunk, OrderIndex, QueueState, Ticket, TicketStatus};
 
 /// How a join's write ended.
@@ -259,12 +262,57 @@ impl Store {
         Ok(())
     }
 
-    pub async fn order_index(&self, drop_id: &str) -> Result<Option<OrderIndex>> {
-        self.get(keys::order_index_key(drop_id), true).await
+    /// The cohort's order index, once drawn (immutable, so cached).
+    pub async fn order_index(&self, drop_id: &str) -> Result<Option<Arc<OrderIndex>>> {
+        if let Some(index) = self.queues.index(drop_id) {
+            return Ok(Some(index));
+        }
+        let Some(index) = self
+            .get::<OrderIndex>(keys::order_index_key(drop_id), true)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let index = Arc::new(index);
+        self.queues.insert_index(drop_id, index.clone());
+        Ok(Some(index))
     }
 
-    /// The chunk holding `position`, if one does.
-    pub async fn order_chunk_at(&self, drop_id: &str, position: u64) -> Result<Option<OrderChunk>> {
+    /// The order chunk holding `position`, if one does (immutable, so cached).
+    pub async fn chunk_at(&self, drop_id: &str, position: u64) -> Result<Option<Arc<OrderChunk>>> {
+        if let Some(chunk) = self.queues.chunk_at(drop_id, position) {
+            return Ok(Some(chunk));
+        }
+        let Some(chunk) = self.read_chunk_at(drop_id, position).await? else {
+            return Ok(None);
+        };
+        let chunk = Arc::new(chunk);
+        self.queues.insert_chunk(drop_id, chunk.clone());
+        Ok(Some(chunk))
+    }
+
+    /// The queue's state and the drop's stock, read at most once per view TTL per container.
+    pub async fn queue_line(&self, drop: &DropSpec) -> Result<Arc<QueueLine>> {
+        if let Some(line) = self.queues.line(&drop.id) {
+            return Ok(line);
+        }
+        let state = self
+            .queue_state(&drop.id)
+            .await?
+            .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
+        let shards = self.shards(drop, false).await?;
+        let joins = self.joins(&drop.id).await?;
+        let line = Arc::new(QueueLine {
+            state,
+            counts: UnitCounts::sum(&shards),
+            joins,
+        });
+        self.queues.insert_line(&drop.id, line.clone());
+        Ok(line)
+    }
+
+    /// The chunk holding `position`, if one does, as stored.
+    async fn read_chunk_at(&self, drop_id: &str, position: u64) -> Result<Option<OrderChunk>> {
         let output = self
             .client
             .query()

@@ -24,7 +24,6 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::chunk_at;
 use crate::app::App;
 use crate::error::{ApiError, Result};
 use crate::model::draw;
@@ -447,7 +446,7 @@ async fn tickets_at(
     from: u64,
     to: u64,
 ) -> Result<Vec<(u64, Option<Ticket>)>> {
-    let Some(chunk) = chunk_at(app, &drop.id, from).await? else {
+    let Some(chunk) = app.store.chunk_at(&drop.id, from).await? else {
         return Ok(Vec::new());
     };
     let last = chunk.end().min(to);
@@ -480,7 +479,7 @@ async fn admit_next(
     let last = (state.serving + wanted).min(state.sequenced);
     let mut position = state.serving + 1;
     while position <= last {
-        let Some(chunk) = chunk_at(app, &drop.id, position).await? else {
+        let Some(chunk) = app.store.chunk_at(&drop.id, position).await? else {
             break;
         };
         let through = chunk.end().min(last);

@@ -12,9 +12,7 @@
 
 pub mod controller;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -32,16 +30,10 @@ use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
 use crate::model::policy::{self, Eta, Standing};
 use crate::model::pow;
-use crate::model::queue::{OrderChunk, OrderIndex, Phase, QueueState, Ticket, TicketStatus};
+use crate::model::queue::{Phase, QueueState, Ticket, TicketStatus};
 use crate::model::requester::Requester;
 use crate::store::JoinWrite;
 use crate::store::keys::QUEUE_STRIPES;
-
-/// How long a container reuses what it read of a queue's state and stock for views: the crowd's
-/// polls cost one read per container per second, not one per poll.
-const VIEW_TTL: Duration = Duration::from_secs(1);
-/// Order chunks a container keeps (each at most 1,000 positions).
-const CHUNK_CACHE: usize = 64;
 
 /// What a shopper sees of their ticket.
 #[derive(Debug, Clone, Serialize)]
@@ -99,42 +91,6 @@ pub struct DrawProof {
     pub cohort_start: u64,
     /// Ticket ids in position order, from `cohort_start`.
     pub cohort: Vec<String>,
-}
-
-/// What a container keeps of queues between requests.
-#[derive(Debug)]
-pub struct QueueCache {
-    /// How long a read of a queue's state and stock serves views.
-    view_ttl: Duration,
-    views: Mutex<HashMap<String, (Instant, Arc<LineView>)>>,
-    indexes: Mutex<HashMap<String, Arc<OrderIndex>>>,
-    chunks: Mutex<HashMap<(String, u64), Arc<OrderChunk>>>,
-}
-
-impl Default for QueueCache {
-    fn default() -> Self {
-        Self::with_view_ttl(VIEW_TTL)
-    }
-}
-
-impl QueueCache {
-    /// A cache whose views last `view_ttl` (tests use zero: every read is fresh).
-    pub fn with_view_ttl(view_ttl: Duration) -> Self {
-        Self {
-            view_ttl,
-            views: Mutex::default(),
-            indexes: Mutex::default(),
-            chunks: Mutex::default(),
-        }
-    }
-}
-
-/// A queue's state and its drop's stock, as of one read.
-#[derive(Debug, Clone)]
-struct LineView {
-    state: QueueState,
-    counts: UnitCounts,
-    joins: u64,
 }
 
 /// What the integrity report counts, per drop (striped counters).
@@ -229,7 +185,7 @@ pub async fn join(
     if drop.raffle.is_some() && now >= drop.draw_at() {
         return Err(ApiError::QueueClosed);
     }
-    let line = line(app, &drop).await?;
+    let line = app.store.queue_line(&drop).await?;
     if matches!(
         drop.queue_phase(settings, line.counts, now),
         Phase::SoldOut | Phase::Ended
@@ -340,7 +296,7 @@ pub async fn challenge(
         count(app, &drop.id, &[Count::ChallengeRateLimited]).await;
         return Err(error);
     }
-    let line = line(app, &drop).await?;
+    let line = app.store.queue_line(&drop).await?;
     let joins_last_minute = line.state.joins_last_minute(now.timestamp_millis());
     let challenge = pow::challenge(config, &drop.id, requester.shopper, joins_last_minute, now)
         .map_err(ApiError::invariant)?;
@@ -369,7 +325,7 @@ pub async fn my_ticket(
 pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<QueueStatus> {
     let drop = queued_drop(app, drop_id).await?;
     let settings = drop.queue_settings()?;
-    let line = line(app, &drop).await?;
+    let line = app.store.queue_line(&drop).await?;
     let phase = drop.queue_phase(settings, line.counts, now);
     let state = &line.state;
     let ms_to_start = (drop.draw_at() - now).num_milliseconds();
@@ -561,39 +517,6 @@ async fn queued_drop(app: &App, drop_id: &str) -> Result<Arc<DropSpec>> {
         .ok_or(ApiError::NotFound("drop"))
 }
 
-/// The queue's state and the drop's stock, read at most once a second per container.
-async fn line(app: &App, drop: &DropSpec) -> Result<Arc<LineView>> {
-    let cached = app
-        .queue_cache
-        .views
-        .lock()
-        .expect("cache")
-        .get(&drop.id)
-        .filter(|(read_at, _)| read_at.elapsed() < app.queue_cache.view_ttl)
-        .map(|(_, line)| line.clone());
-    if let Some(line) = cached {
-        return Ok(line);
-    }
-    let state = app
-        .store
-        .queue_state(&drop.id)
-        .await?
-        .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
-    let shards = app.store.shards(drop, false).await?;
-    let joins = app.store.joins(&drop.id).await?;
-    let line = Arc::new(LineView {
-        state,
-        counts: UnitCounts::sum(&shards),
-        joins,
-    });
-    app.queue_cache
-        .views
-        .lock()
-        .expect("cache")
-        .insert(drop.id.clone(), (Instant::now(), line.clone()));
-    Ok(line)
-}
-
 /// A ticket's position: numbered by the sequencer, or found by its draw key in the cohort.
 async fn position_of(
     app: &App,
@@ -604,33 +527,14 @@ async fn position_of(
     if ticket.position.is_some() || !ticket.cohort || !state.cohort_fixed {
         return Ok(ticket.position);
     }
-    let cached = app
-        .queue_cache
-        .indexes
-        .lock()
-        .expect("cache")
-        .get(&drop.id)
-        .cloned();
-    let index = match cached {
-        Some(index) => index,
-        None => {
-            let Some(index) = app.store.order_index(&drop.id).await? else {
-                return Ok(None);
-            };
-            let index = Arc::new(index);
-            app.queue_cache
-                .indexes
-                .lock()
-                .expect("cache")
-                .insert(drop.id.clone(), index.clone());
-            index
-        }
+    let Some(index) = app.store.order_index(&drop.id).await? else {
+        return Ok(None);
     };
     let key = draw::draw_key(&state.seed, &ticket.id);
     let Some((start, _)) = index.chunks.iter().rev().find(|(_, first)| *first <= key) else {
         return Ok(None);
     };
-    let chunk = chunk_at(app, &drop.id, *start).await?;
+    let chunk = app.store.chunk_at(&drop.id, *start).await?;
     Ok(chunk.and_then(|chunk| {
         chunk
             .entries
@@ -640,31 +544,6 @@ async fn position_of(
     }))
 }
 
-/// The order chunk starting at `start` (immutable, so cached).
-pub async fn chunk_at(app: &App, drop_id: &str, position: u64) -> Result<Option<Arc<OrderChunk>>> {
-    {
-        let chunks = app.queue_cache.chunks.lock().expect("cache");
-        if let Some(chunk) = chunks
-            .iter()
-            .filter(|((drop, _), chunk)| drop == drop_id && chunk.at(position).is_some())
-            .map(|(_, chunk)| chunk.clone())
-            .next()
-        {
-            return Ok(Some(chunk));
-        }
-    }
-    let Some(chunk) = app.store.order_chunk_at(drop_id, position).await? else {
-        return Ok(None);
-    };
-    let chunk = Arc::new(chunk);
-    let mut chunks = app.queue_cache.chunks.lock().expect("cache");
-    if chunks.len() >= CHUNK_CACHE {
-        chunks.clear();
-    }
-    chunks.insert((drop_id.to_string(), chunk.start), chunk.clone());
-    Ok(Some(chunk))
-}
-
 async fn view(
     app: &App,
     drop: &DropSpec,
@@ -672,7 +551,7 @@ async fn view(
     now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let settings = drop.queue_settings()?;
-    let line = line(app, drop).await?;
+    let line = app.store.queue_line(drop).await?;
     let state = &line.state;
     let position = position_of(app, drop, state, ticket).await?;
     let phase = drop.queue_phase(settings, line.counts, now);
