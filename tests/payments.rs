@@ -7,7 +7,7 @@ use std::time::Duration;
 use burst::domain::holds::{HoldEnd, end_hold};
 use burst::domain::sweeper::sweep;
 use burst::model::reservation::ReservationStatus;
-use burst::store::ReleaseGuard;
+use burst::store::ledger::ReleaseGuard;
 use burst_tests::checkout::{PRICE, hold_on, hold_with_checkout, lapse, reservation_status};
 use burst_tests::{Caller, TestEnv, assert_consistent, drop_body};
 use chrono::Utc;

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burst::model::reservation::{Allocation, Reservation};
-use burst::store::{Caching, ClaimCommit};
+use burst::store::cache::Caching;
+use burst::store::ledger::ClaimCommit;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
 use report::{append_results, dynamodb_local_version, git_commit, percentile, sibling_binary};

@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::payments::PaymentGateway;
-use crate::store::{Caching, Store};
+use crate::store::Store;
+use crate::store::cache::Caching;
 
 pub struct App {
     pub config: Config,

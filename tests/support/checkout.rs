@@ -2,7 +2,7 @@
 
 use burst::domain::holds::return_units;
 use burst::model::reservation::ReservationStatus;
-use burst::store::ReleaseGuard;
+use burst::store::ledger::ReleaseGuard;
 use chrono::Utc;
 use serde_json::Value;
 

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use burst::model::admission::AdmissionKeys;
 use burst::model::pow::PowConfig;
 use burst::payments::StripeConfig;
-use burst::store::Caching;
+use burst::store::cache::Caching;
 pub use faults::{Fault, FaultInjector};
 use stripe_emulator::{Emulator, EmulatorConfig};
 

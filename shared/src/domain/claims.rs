@@ -21,7 +21,7 @@ use crate::model::ids;
 use crate::model::queue::TicketStatus;
 use crate::model::requester::Requester;
 use crate::model::reservation::{Reservation, ReservationStatus, ReservationView, allocate};
-use crate::store::{AdmittedTicket, ClaimCommit, ReleaseGuard};
+use crate::store::ledger::{AdmittedTicket, ClaimCommit, ReleaseGuard};
 
 /// A shard refusing means another claim took its units between our read and our write: progress
 /// for the drop as a whole. The cap only guards against a bug turning that into a spin.

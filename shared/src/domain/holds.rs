@@ -8,7 +8,7 @@ use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::model::reservation::{Reservation, ReservationStatus};
 use crate::payments::SessionEnd;
-use crate::store::{Commit, ReleaseGuard};
+use crate::store::ledger::{Commit, ReleaseGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldEnd {

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::domain::holds::{HoldEnd, end_hold};
 use crate::error::{ApiError, Result};
 use crate::model::reservation::{Reservation, ReservationStatus, ReservationView};
-use crate::store::ReleaseGuard;
+use crate::store::ledger::ReleaseGuard;
 
 /// The shopper's own reservation; anybody else's reads as not found, so ids leak nothing.
 pub async fn owned_reservation(

@@ -21,7 +21,7 @@ use crate::error::{ApiError, Result, chain};
 use crate::model::drop::{DropSpec, Shard};
 use crate::model::reservation::ReservationStatus;
 use crate::payments::events::EventKind;
-use crate::store::ReleaseGuard;
+use crate::store::ledger::ReleaseGuard;
 
 const PAGE: i32 = 100;
 /// Wall time of one scheduled run; the function's timeout (60 s) leaves room to finish a write.

@@ -21,7 +21,7 @@ use crate::model::order::{Order, OrderStatus};
 use crate::model::reservation::{Allocation, Reservation, ReservationStatus, allocate};
 use crate::payments::events::{ChargeObject, DisputeObject, Event, EventKind, SessionObject};
 use crate::payments::signature;
-use crate::store::{Commit, ReleaseGuard, SaleSource};
+use crate::store::ledger::{Commit, ReleaseGuard, SaleSource};
 
 /// Each round re-reads the reservation after another writer moved it; a handful always settles.
 const MAX_ROUNDS: u32 = 16;

@@ -1,16 +1,96 @@
-//! A drop's own items: the drop, its shards' copies of its sale window and pause, and the record
-//! of what admins did to it. Every change to a drop is one transaction with its event.
+//! A drop's own items: the drop, its shards (with their copies of its sale window and pause), and
+//! the record of what admins did to it; the drops index the listing and the sweeper page through.
+//! Every change to a drop is one transaction with its event.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::transactions::{Role, Sent, Transaction, UpdateAction};
-use super::{Store, decode_each, encode, keys, n, s};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use chrono::{DateTime, Utc};
+
+use super::transaction::{Role, Sent, Transaction, UpdateAction};
+use super::{Page, PageKey, Store, decode, decode_each, encode, keys, n, s};
 use crate::error::Result;
 use crate::model::drop::{AdminEvent, DropSpec, Shard};
 use crate::model::ids;
 use crate::model::queue::QueueState;
 
 impl Store {
+    /// One page of the drops still open at `since` (or never closing), by closing time.
+    pub async fn drops_page(
+        &self,
+        since: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<DropSpec>> {
+        let partition = keys::drops_index_partition();
+        let start = cursor
+            .map(|cursor| PageKey::decode(cursor, &partition))
+            .transpose()?;
+        let output = self
+            .drops_query(partition, since)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(|key| key.0))
+            .send()
+            .await?;
+        Ok(Page {
+            items: decode_each(output.items.unwrap_or_default(), "drop"),
+            next: output.last_evaluated_key.map(|key| PageKey(key).encode()),
+        })
+    }
+
+    /// Every drop still open at `since` (the sweeper's horizon), by closing time.
+    pub async fn drops_open_since(&self, since: DateTime<Utc>) -> Result<Vec<DropSpec>> {
+        let items = self
+            .query_all(self.drops_query(keys::drops_index_partition(), since))
+            .await?;
+        Ok(decode_each(items, "drop"))
+    }
+
+    fn drops_query(&self, partition: String, since: DateTime<Utc>) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk AND #sk >= :since")
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_names("#sk", keys::GSI1_SK)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":since", s(keys::drop_index_from(since)))
+    }
+
+    /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
+    pub async fn shards(&self, drop: &DropSpec, consistent: bool) -> Result<Vec<Shard>> {
+        let keys = (0..drop.shard_count)
+            .map(|shard| keys::shard_key(&drop.id, shard))
+            .collect();
+        let mut shards: Vec<Shard> = self
+            .batch_get(keys, consistent)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_>>()?;
+        shards.sort_by_key(|shard| shard.shard);
+        Ok(shards)
+    }
+
+    /// Shards of many drops (for `GET /drops`), grouped by drop id.
+    pub async fn shards_of_drops(&self, drops: &[DropSpec]) -> Result<HashMap<String, Vec<Shard>>> {
+        let keys = drops
+            .iter()
+            .flat_map(|drop| (0..drop.shard_count).map(|shard| keys::shard_key(&drop.id, shard)))
+            .collect();
+        let mut grouped: HashMap<String, Vec<Shard>> = HashMap::new();
+        for item in self.batch_get(keys, false).await? {
+            let shard: Shard = decode(item)?;
+            grouped
+                .entry(shard.drop_id.clone())
+                .or_default()
+                .push(shard);
+        }
+        Ok(grouped)
+    }
+
     /// Writes the drop, all its shards, (for a queued drop) its queue state and the creation's
     /// event in one transaction: a drop is never half-created, and its seed is written once.
     pub async fn put_drop(
@@ -93,7 +173,7 @@ impl Store {
             }
             | Sent::Contended => Ok(false),
             Sent::Refused { role, reasons, .. } => {
-                Err(super::transactions::refused("edit drop", role, &reasons))
+                Err(super::transaction::refused("edit drop", role, &reasons))
             }
         }
     }

@@ -1,19 +1,25 @@
 //! All DynamoDB access. The domain decides *what* to write; this module knows *how*: key shapes
 //! (in `keys`), item encoding, and the exact actions of each transaction and what a cancellation
-//! of each action means.
+//! of each action means. It imports nothing of Burst's but `model` and `error`.
+//!
+//! Here: the `Store` (client, table, the container's caches) and how any item is encoded, read,
+//! queried and batched. Beside it, one file per kind of item: `drops` (a drop, its shards, its
+//! admin events), `holds` and `orders` (reservations, orders, Stripe's events), `queue` (the
+//! waiting room), `live` (WebSocket connections); `ledger` holds the transactions that move units
+//! between a shard's buckets, over the machinery of `transaction`; `cache` what a warm container
+//! reuses. This file imports none of them but `keys` and `cache`, so they may all import it.
 
 pub mod cache;
 mod drops;
+mod holds;
 pub mod keys;
+pub mod ledger;
 mod live;
-mod queue;
+mod orders;
+pub mod queue;
 #[cfg(feature = "table")]
 pub mod table;
-mod transactions;
-
-pub use cache::{Caching, QueueLine};
-pub use queue::JoinWrite;
-pub use transactions::{AdmittedTicket, ClaimCommit, Commit, ReleaseGuard, SaleSource};
+mod transaction;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,16 +31,11 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Result};
-use crate::model::drop::{DropSpec, Shard};
-use crate::model::ids;
-use crate::model::order::Order;
-use crate::model::reservation::Reservation;
-use cache::{DropCache, ExpiryHints, QueueCache};
+use cache::{Caching, DropCache, ExpiryHints, QueueCache};
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -74,204 +75,6 @@ impl Store {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    /// One page of the drops still open at `since` (or never closing), by closing time.
-    pub async fn drops_page(
-        &self,
-        since: DateTime<Utc>,
-        limit: i32,
-        cursor: Option<&str>,
-    ) -> Result<Page<DropSpec>> {
-        let partition = keys::drops_index_partition();
-        let start = cursor
-            .map(|cursor| PageKey::decode(cursor, &partition))
-            .transpose()?;
-        let output = self
-            .drops_query(partition, since)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(|key| key.0))
-            .send()
-            .await?;
-        Ok(Page {
-            items: decode_each(output.items.unwrap_or_default(), "drop"),
-            next: output.last_evaluated_key.map(|key| PageKey(key).encode()),
-        })
-    }
-
-    /// Every drop still open at `since` (the sweeper's horizon), by closing time.
-    pub async fn drops_open_since(&self, since: DateTime<Utc>) -> Result<Vec<DropSpec>> {
-        let items = self
-            .query_all(self.drops_query(keys::drops_index_partition(), since))
-            .await?;
-        Ok(decode_each(items, "drop"))
-    }
-
-    fn drops_query(&self, partition: String, since: DateTime<Utc>) -> QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk AND #sk >= :since")
-            .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_names("#sk", keys::GSI1_SK)
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":since", s(keys::drop_index_from(since)))
-    }
-
-    /// The drop's shards in shard order. `consistent` when a decision (sold out) rests on them.
-    pub async fn shards(&self, drop: &DropSpec, consistent: bool) -> Result<Vec<Shard>> {
-        let keys = (0..drop.shard_count)
-            .map(|shard| keys::shard_key(&drop.id, shard))
-            .collect();
-        let mut shards: Vec<Shard> = self
-            .batch_get(keys, consistent)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_>>()?;
-        shards.sort_by_key(|shard| shard.shard);
-        Ok(shards)
-    }
-
-    /// Shards of many drops (for `GET /drops`), grouped by drop id.
-    pub async fn shards_of_drops(&self, drops: &[DropSpec]) -> Result<HashMap<String, Vec<Shard>>> {
-        let keys = drops
-            .iter()
-            .flat_map(|drop| (0..drop.shard_count).map(|shard| keys::shard_key(&drop.id, shard)))
-            .collect();
-        let mut grouped: HashMap<String, Vec<Shard>> = HashMap::new();
-        for item in self.batch_get(keys, false).await? {
-            let shard: Shard = decode(item)?;
-            grouped
-                .entry(shard.drop_id.clone())
-                .or_default()
-                .push(shard);
-        }
-        Ok(grouped)
-    }
-
-    pub async fn reservation(&self, reservation_id: &str) -> Result<Option<Reservation>> {
-        if !ids::is_valid(reservation_id) {
-            return Ok(None);
-        }
-        self.get(keys::reservation_key(reservation_id), true).await
-    }
-
-    /// Up to `limit` held reservations filed under one shard's hold partition, earliest expiry
-    /// first, from where `after` left off.
-    pub async fn holds_page(
-        &self,
-        drop_id: &str,
-        shard: u32,
-        limit: i32,
-        after: Option<PageKey>,
-    ) -> Result<(Vec<Reservation>, Option<PageKey>)> {
-        let output = self
-            .index_partition_query(keys::hold_index_partition(drop_id, shard))
-            .limit(limit)
-            .set_exclusive_start_key(after.map(|key| key.0))
-            .send()
-            .await?;
-        Ok((
-            decode_each(output.items.unwrap_or_default(), "reservation"),
-            output.last_evaluated_key.map(PageKey),
-        ))
-    }
-
-    /// Orders whose refund was decided but not confirmed by Stripe yet.
-    pub async fn refunding_orders(&self) -> Result<Vec<Order>> {
-        self.query_index_partition(keys::refunding_index_partition())
-            .await
-    }
-
-    /// Every held reservation of a shard partition (the audit reads them all).
-    pub async fn all_holds(&self, drop_id: &str, shard: u32) -> Result<Vec<Reservation>> {
-        self.query_index_partition(keys::hold_index_partition(drop_id, shard))
-            .await
-    }
-
-    pub async fn order(&self, shopper: &str, order_id: &str) -> Result<Option<Order>> {
-        if !ids::is_valid(order_id) {
-            return Ok(None);
-        }
-        self.get(keys::order_key(shopper, order_id), true).await
-    }
-
-    pub async fn orders(&self, shopper: &str) -> Result<Vec<Order>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user_partition(shopper)))
-            .expression_attribute_values(":prefix", s(keys::ORDER_PREFIX));
-        self.query_all(query)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect()
-    }
-
-    /// The order a Stripe PaymentIntent paid for, if Burst recorded one.
-    pub async fn order_by_payment_intent(&self, payment_intent: &str) -> Result<Option<Order>> {
-        #[derive(serde::Deserialize)]
-        struct Link {
-            shopper: String,
-            order_id: String,
-        }
-        let Some(link) = self
-            .get::<Link>(keys::payment_link_key(payment_intent), true)
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.order(&link.shopper, &link.order_id).await
-    }
-
-    /// Reservations whose delayed payment is pending, filed under one shard.
-    pub async fn pending_payments(&self, drop_id: &str, shard: u32) -> Result<Vec<Reservation>> {
-        self.query_index_partition(keys::pending_index_partition(drop_id, shard))
-            .await
-    }
-
-    /// Paid orders filed under one shard's sold partition (the audit sums them).
-    pub async fn sold_orders(&self, drop_id: &str, shard: u32) -> Result<Vec<Order>> {
-        self.query_index_partition(keys::sold_index_partition(drop_id, shard))
-            .await
-    }
-
-    pub async fn event_processed(&self, event_id: &str) -> Result<bool> {
-        let (pk, sk) = keys::stripe_event_key(event_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output.item.is_some())
-    }
-
-    /// Marks an event processed; a second delivery finds it. Safe to repeat.
-    pub async fn record_event(&self, event_id: &str, kind: &str, now: DateTime<Utc>) -> Result<()> {
-        let (pk, sk) = keys::stripe_event_key(event_id);
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(keys::PK, s(pk))
-            .item(keys::SK, s(sk))
-            .item("type", s(kind))
-            .item("processed_at", s(now.to_rfc3339()))
-            .item(keys::TTL, n(now.timestamp() + RETENTION_SECONDS))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        // Already recorded by a concurrent delivery: just as good.
-        condition_met(written).map(|_| ())
     }
 
     async fn get<T: DeserializeOwned>(&self, (pk, sk): Key, consistent: bool) -> Result<Option<T>> {

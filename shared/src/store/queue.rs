@@ -6,13 +6,13 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::cache::QueueLine;
-use super::transactions::{Role, Sent, Transaction};
+use super::transaction::{Role, Sent, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
 use crate::error::{ApiError, Result};
 use crate::model::drop::{DropSpec, UnitCounts};
@@ -337,7 +337,7 @@ impl Store {
     }
 
     /// Every chunk from `first_position` on, in order.
-    pub async fn order_chunks(
+    async fn order_chunks(
         &self,
         drop_id: &str,
         first_position: u64,
@@ -352,6 +352,46 @@ impl Store {
             .expression_attribute_values(":to", s(keys::order_chunk_sort(u64::MAX / 2)))
             .consistent_read(true);
         Ok(decode_each(self.query_all(query).await?, "order chunk"))
+    }
+
+    /// The ticket ids at positions `first..first + count` of the order.
+    pub async fn drawn_ids(
+        &self,
+        drop_id: &str,
+        first: u64,
+        count: u64,
+    ) -> Result<HashSet<String>> {
+        Ok(self
+            .drawn_in_order(drop_id, first, count)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// The ticket ids at positions `first..first + count`, in position order.
+    pub async fn drawn_in_order(
+        &self,
+        drop_id: &str,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<String>> {
+        let mut ids = Vec::with_capacity(count as usize);
+        if count == 0 {
+            return Ok(ids);
+        }
+        let last = first + count - 1;
+        for chunk in self.order_chunks(drop_id, first).await? {
+            for (offset, (ticket_id, _)) in chunk.entries.iter().enumerate() {
+                let position = chunk.start + offset as u64;
+                if (first..=last).contains(&position) {
+                    ids.push(ticket_id.clone());
+                }
+            }
+            if chunk.end() >= last {
+                break;
+            }
+        }
+        Ok(ids)
     }
 
     /// Numbers a ticket that arrived after the start.

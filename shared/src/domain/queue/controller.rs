@@ -156,7 +156,7 @@ async fn draw_cohort(
         return Ok(false);
     }
     // The early cohort already holds the first positions.
-    let early: HashSet<String> = drawn_ids(app, drop, 1, state.early_size).await?;
+    let early: HashSet<String> = app.store.drawn_ids(&drop.id, 1, state.early_size).await?;
     let members = pre_queue_members(app, drop, |member| !early.contains(&member.ticket_id)).await?;
     let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
     let chunks = chunks_from(state.cohort_start(), &ordered);
@@ -236,45 +236,6 @@ async fn pre_queue_members(
         members.extend(stripe_members.into_iter().filter(|member| wanted(member)));
     }
     Ok(members)
-}
-
-/// The ticket ids at positions `first..first + count` of the order.
-pub(super) async fn drawn_ids(
-    app: &App,
-    drop: &DropSpec,
-    first: u64,
-    count: u64,
-) -> Result<HashSet<String>> {
-    Ok(drawn_in_order(app, drop, first, count)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// The ticket ids at positions `first..first + count`, in position order.
-pub(super) async fn drawn_in_order(
-    app: &App,
-    drop: &DropSpec,
-    first: u64,
-    count: u64,
-) -> Result<Vec<String>> {
-    let mut ids = Vec::with_capacity(count as usize);
-    if count == 0 {
-        return Ok(ids);
-    }
-    let last = first + count - 1;
-    for chunk in app.store.order_chunks(&drop.id, first).await? {
-        for (offset, (ticket_id, _)) in chunk.entries.iter().enumerate() {
-            let position = chunk.start + offset as u64;
-            if (first..=last).contains(&position) {
-                ids.push(ticket_id.clone());
-            }
-        }
-        if chunk.end() >= last {
-            break;
-        }
-    }
-    Ok(ids)
 }
 
 fn chunks_from(first_position: u64, members: &[Member]) -> Vec<OrderChunk> {
@@ -364,7 +325,10 @@ async fn number_arrivals(
 
 /// Pre-queue members the draw did not see (their write landed after it read the cohort).
 async fn missed_by_the_draw(app: &App, drop: &DropSpec, state: &QueueState) -> Result<Vec<Member>> {
-    let drawn = drawn_ids(app, drop, 1, state.early_size + state.cohort_size).await?;
+    let drawn = app
+        .store
+        .drawn_ids(&drop.id, 1, state.early_size + state.cohort_size)
+        .await?;
     let missed = pre_queue_members(app, drop, |member| !drawn.contains(&member.ticket_id)).await?;
     for member in &missed {
         tracing::warn!(drop_id = %drop.id, ticket_id = %member.ticket_id,

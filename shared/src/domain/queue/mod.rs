@@ -32,8 +32,8 @@ use crate::model::policy::{self, Eta, Standing};
 use crate::model::pow;
 use crate::model::queue::{Phase, QueueState, Ticket, TicketStatus};
 use crate::model::requester::Requester;
-use crate::store::JoinWrite;
 use crate::store::keys::QUEUE_STRIPES;
+use crate::store::queue::JoinWrite;
 
 /// What a shopper sees of their ticket.
 #[derive(Debug, Clone, Serialize)]
@@ -373,9 +373,14 @@ pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawP
             starts_at: drop.draw_at(),
         });
     }
-    let early_cohort = controller::drawn_in_order(app, &drop, 1, state.early_size).await?;
-    let cohort =
-        controller::drawn_in_order(app, &drop, state.cohort_start(), state.cohort_size).await?;
+    let early_cohort = app
+        .store
+        .drawn_in_order(&drop.id, 1, state.early_size)
+        .await?;
+    let cohort = app
+        .store
+        .drawn_in_order(&drop.id, state.cohort_start(), state.cohort_size)
+        .await?;
     Ok(DrawProof {
         drop_id: drop.id.clone(),
         seed: state.seed.clone(),

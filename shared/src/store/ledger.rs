@@ -1,78 +1,22 @@
-//! Every multi-item write of Burst, each one `TransactWriteItems`, and what a cancellation of
-//! each of its actions means. Counters only move between an item's buckets (`available`, `held`,
-//! `sold`), always under a condition, so a shard's buckets always add up to its units.
+//! The ledger's transactions: every write that moves units between a shard's buckets
+//! (`available`, `held`, `sold`) — a claim, a release, a sale, a delayed payment parked, a refund
+//! decided — each one `TransactWriteItems`, with what a cancellation of each of its actions
+//! means. Counters only ever move under a condition, so a shard's buckets always add up to its
+//! units.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::{Item, RETENTION_SECONDS, Store, condition_met, encode, keys, n, s};
-use crate::error::{ApiError, Result, StoreError, THROTTLING_CODES};
+use super::queue::ticket_status_in;
+use super::transaction::{Role, Sent, Transaction, UpdateAction, refused};
+use super::{Item, RETENTION_SECONDS, Store, encode, keys, n, s};
+use crate::error::Result;
 use crate::model::drop::ClaimGate;
 use crate::model::order::{Order, OrderStatus};
 use crate::model::queue::TicketStatus;
 use crate::model::reservation::{Allocation, Reservation, ReservationStatus};
-
-/// Which item an action of a transaction writes. A cancellation is decoded by the role of the
-/// action that refused, never by its position in the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    /// The shopper's claim record for the drop (`USER#…` / `CLAIM#…`).
-    ClaimRecord,
-    Reservation,
-    /// An inventory shard.
-    Shard,
-    Order,
-    /// The PaymentIntent → order link.
-    PaymentLink,
-    /// A drop's own item.
-    Drop,
-    /// A shopper's queue ticket.
-    Ticket,
-    /// A queue member item (who joined, for the draw or the sequencer).
-    Member,
-}
-
-/// A `TransactWriteItems` being built: each action with its role.
-pub(super) struct Transaction {
-    name: &'static str,
-    actions: Vec<TransactWriteItem>,
-    roles: Vec<Role>,
-}
-
-impl Transaction {
-    pub(super) fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            actions: Vec::new(),
-            roles: Vec::new(),
-        }
-    }
-
-    pub(super) fn push(&mut self, role: Role, action: TransactWriteItem) {
-        self.actions.push(action);
-        self.roles.push(role);
-    }
-}
-
-/// What DynamoDB did with a transaction.
-pub(super) enum Sent {
-    Committed,
-    /// Cancelled by contention: another transaction held one of its items, or the partition
-    /// was throttled. Retried with backoff.
-    Contended,
-    /// Cancelled by a condition: the role of the first action that refused, and its reason.
-    Refused {
-        role: Role,
-        reason: CancellationReason,
-        reasons: Vec<CancellationReason>,
-    },
-}
 
 /// How a claim transaction ended.
 #[derive(Debug)]
@@ -146,67 +90,6 @@ impl Bucket {
             Self::Held => "held",
             Self::Sold => "sold",
         }
-    }
-}
-
-/// One `Update` action, built up fluently.
-pub(super) struct UpdateAction {
-    key: keys::Key,
-    expression: String,
-    condition: Option<String>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-    return_old_on_refusal: bool,
-}
-
-impl UpdateAction {
-    pub(super) fn new(key: keys::Key, expression: impl Into<String>) -> Self {
-        Self {
-            key,
-            expression: expression.into(),
-            condition: None,
-            names: HashMap::new(),
-            values: HashMap::new(),
-            return_old_on_refusal: false,
-        }
-    }
-
-    pub(super) fn when(mut self, condition: impl Into<String>) -> Self {
-        self.condition = Some(condition.into());
-        self
-    }
-
-    pub(super) fn name(mut self, placeholder: &str, attribute: &str) -> Self {
-        self.names.insert(placeholder.into(), attribute.into());
-        self
-    }
-
-    pub(super) fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
-        self.values.insert(placeholder.into(), value);
-        self
-    }
-
-    fn returning_old_on_refusal(mut self) -> Self {
-        self.return_old_on_refusal = true;
-        self
-    }
-
-    pub(super) fn build(self, table: &str) -> Result<TransactWriteItem> {
-        let (pk, sk) = self.key;
-        let update = Update::builder()
-            .table_name(table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .update_expression(self.expression)
-            .set_condition_expression(self.condition)
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
-            .set_return_values_on_condition_check_failure(
-                self.return_old_on_refusal
-                    .then_some(ReturnValuesOnConditionCheckFailure::AllOld),
-            )
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -351,7 +234,7 @@ impl Store {
                 reason,
                 ..
             } => Ok(ClaimCommit::TicketRefused {
-                status: super::queue::ticket_status_in(reason.item()),
+                status: ticket_status_in(reason.item()),
             }),
             Sent::Refused { role, reasons, .. } => Err(refused("claim", role, &reasons)),
         }
@@ -578,164 +461,6 @@ impl Store {
         })
     }
 
-    /// Stripe has refunded: `refunding` becomes `refunded`. `false` when it already was.
-    pub async fn finish_refund(
-        &self,
-        order: &Order,
-        refund_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let (pk, sk) = keys::order_key(&order.shopper, &order.id);
-        let written = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .update_expression(
-                "SET #status = :refunded, refund_id = :refund, refunded_at = :now, amount_refunded = :amount \
-                 REMOVE #gpk, #gsk",
-            )
-            .condition_expression("#status = :refunding")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#gpk", keys::GSI1_PK)
-            .expression_attribute_names("#gsk", keys::GSI1_SK)
-            .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
-            .expression_attribute_values(":refunding", s(OrderStatus::Refunding.as_str()))
-            .expression_attribute_values(":refund", s(refund_id))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":amount", n(order.amount))
-            .send()
-            .await;
-        condition_met(written)
-    }
-
-    /// What happened to a sold order's money at Stripe afterwards (a Dashboard refund, a
-    /// dispute): the order's status moves from one of `from` to `to`, with the given details.
-    /// Units are never touched: they stay sold. `false` when the order was in none of `from`.
-    pub async fn record_payment_outcome(
-        &self,
-        order: &Order,
-        from: &[OrderStatus],
-        to: OrderStatus,
-        details: &[(&str, AttributeValue)],
-    ) -> Result<bool> {
-        let (pk, sk) = keys::order_key(&order.shopper, &order.id);
-        let mut expression = String::from("SET #status = :to");
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(to.as_str()));
-        for (index, (attribute, value)) in details.iter().enumerate() {
-            expression.push_str(&format!(", #d{index} = :d{index}"));
-            update = update
-                .expression_attribute_names(format!("#d{index}"), *attribute)
-                .expression_attribute_values(format!(":d{index}"), value.clone());
-        }
-        let allowed: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-        for (placeholder, status) in allowed.iter().zip(from) {
-            update = update.expression_attribute_values(placeholder, s(status.as_str()));
-        }
-        let written = update
-            .update_expression(expression)
-            .condition_expression(format!("#status IN ({})", allowed.join(", ")))
-            .send()
-            .await;
-        condition_met(written)
-    }
-
-    /// Stores the Checkout Session on a held reservation that has none yet: `false` when the
-    /// hold is no longer held or another call stored one first.
-    pub async fn save_checkout_session(
-        &self,
-        reservation_id: &str,
-        session_id: &str,
-        url: &str,
-    ) -> Result<bool> {
-        let (pk, sk) = keys::reservation_key(reservation_id);
-        let saved = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .update_expression("SET checkout_session_id = :session, checkout_url = :url")
-            .condition_expression("#status = :held AND attribute_not_exists(checkout_session_id)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":session", s(session_id))
-            .expression_attribute_values(":url", s(url))
-            .expression_attribute_values(":held", s(ReservationStatus::Held.as_str()))
-            .send()
-            .await;
-        condition_met(saved)
-    }
-
-    pub(super) async fn transact(
-        &self,
-        transaction: Transaction,
-        token: Option<String>,
-    ) -> Result<Sent> {
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(transaction.actions))
-            .set_client_request_token(token)
-            .send()
-            .await;
-        let reasons = match sent {
-            Ok(_) => return Ok(Sent::Committed),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    cancelled.cancellation_reasons().to_vec()
-                }
-                // The same token is still being applied by an earlier try of this attempt.
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    return Ok(Sent::Contended);
-                }
-                _ => return Err(err.into()),
-            },
-        };
-        let contended = reasons.iter().any(|reason| {
-            reason.code().is_some_and(|code| {
-                code == "TransactionConflict" || THROTTLING_CODES.contains(&code)
-            })
-        });
-        if contended {
-            return Ok(Sent::Contended);
-        }
-        match reasons
-            .iter()
-            .position(|reason| reason.code() == Some("ConditionalCheckFailed"))
-        {
-            Some(index) => Ok(Sent::Refused {
-                role: transaction.roles[index],
-                reason: reasons[index].clone(),
-                reasons,
-            }),
-            None => Err(StoreError::Refused {
-                transaction: transaction.name,
-                role: "no condition".into(),
-                reasons: format!("{reasons:?}"),
-            }
-            .into()),
-        }
-    }
-
-    /// A transaction that must simply happen: a refusal, or contention that outlasted the SDK's
-    /// retries, is an error.
-    pub(super) async fn transact_all(&self, transaction: Transaction) -> Result<()> {
-        let name = transaction.name;
-        match self.transact(transaction, None).await? {
-            Sent::Committed => Ok(()),
-            Sent::Contended => Err(ApiError::Busy),
-            Sent::Refused { role, reasons, .. } => Err(refused(name, role, &reasons)),
-        }
-    }
-
     /// Files the order under its PaymentIntent (idempotent: the same link each time).
     fn link_payment(&self, transaction: &mut Transaction, order: &Order) -> Result<()> {
         let Some(payment_intent) = &order.payment_intent else {
@@ -756,15 +481,6 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
-        self.put_when(
-            item,
-            "attribute_not_exists(PK)",
-            HashMap::new(),
-            HashMap::new(),
-        )
-    }
-
     /// An order is written once, or over a pending one.
     fn put_order(&self, item: Item) -> Result<TransactWriteItem> {
         self.put_when(
@@ -773,30 +489,6 @@ impl Store {
             HashMap::from([("#status".into(), "status".into())]),
             HashMap::from([(":pending".into(), s(OrderStatus::PaymentPending.as_str()))]),
         )
-    }
-
-    pub(super) fn put_when(
-        &self,
-        item: Item,
-        condition: &str,
-        names: HashMap<String, String>,
-        values: HashMap<String, AttributeValue>,
-    ) -> Result<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build()?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-}
-
-impl UpdateAction {
-    pub(super) fn with_expression(mut self, expression: impl Into<String>) -> Self {
-        self.expression = expression.into();
-        self
     }
 }
 
@@ -814,23 +506,4 @@ fn outcome_of(
             refused(role).ok_or_else(|| self::refused(transaction, role, &reasons))
         }
     }
-}
-
-pub(super) fn refused(
-    transaction: &'static str,
-    role: Role,
-    reasons: &[CancellationReason],
-) -> ApiError {
-    tracing::error!(
-        transaction,
-        ?role,
-        ?reasons,
-        "transaction refused unexpectedly"
-    );
-    StoreError::Refused {
-        transaction,
-        role: format!("{role:?}"),
-        reasons: format!("{reasons:?}"),
-    }
-    .into()
 }
