@@ -76,12 +76,11 @@ pub async fn identify_token(token: &str, config: &Config) -> Result<Identity> {
         return dev_claims_identity(token, secret, chrono::Utc::now().timestamp());
     }
     #[cfg(feature = "jwks")]
-    if let Some(verifier) = &config.jwks {
-        return verifier.verify(token).await.and_then(|identity| {
-            is_plausible_subject(&identity.subject)
-                .then_some(identity)
-                .ok_or(ApiError::Unauthenticated)
-        });
+    if let Some(issuer) = &config.jwt {
+        let verified = crate::jwks::verify(token, issuer).await?;
+        return is_plausible_subject(&verified.subject)
+            .then(|| Identity::new(verified.subject, verified.groups))
+            .ok_or(ApiError::Unauthenticated);
     }
     Err(ApiError::Unauthenticated)
 }

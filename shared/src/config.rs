@@ -39,8 +39,16 @@ pub struct Config {
     pub origin_verify_secret: Option<String>,
     /// `JWT_ISSUER`, `JWT_AUDIENCE` (comma-separated): where a WebSocket `$connect` token is
     /// verified in AWS (the HTTP API's authorizer checks the same issuer and audiences).
-    #[cfg(feature = "jwks")]
-    pub jwks: Option<std::sync::Arc<crate::jwks::JwksVerifier>>,
+    pub jwt: Option<JwtIssuer>,
+}
+
+/// The identity provider whose tokens a function verifies itself (see `jwks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtIssuer {
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool id>`, without a trailing slash.
+    pub issuer: String,
+    /// The app clients a token may be for (an ID token's `aud`, an access token's `client_id`).
+    pub audiences: Vec<String>,
 }
 
 impl Config {
@@ -67,12 +75,11 @@ impl Config {
                 non_empty("POW_CHALLENGE_SECRET"),
                 non_empty("POW_KEY_SECRET"),
             ),
-            #[cfg(feature = "jwks")]
-            jwks: non_empty("JWT_ISSUER").map(|issuer| {
-                let audiences = non_empty("JWT_AUDIENCE")
+            jwt: non_empty("JWT_ISSUER").map(|issuer| JwtIssuer {
+                issuer: issuer.trim_end_matches('/').to_string(),
+                audiences: non_empty("JWT_AUDIENCE")
                     .map(|list| list.split(',').map(|a| a.trim().to_string()).collect())
-                    .unwrap_or_default();
-                std::sync::Arc::new(crate::jwks::JwksVerifier::new(issuer, audiences))
+                    .unwrap_or_default(),
             }),
         }
     }

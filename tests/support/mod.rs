@@ -167,7 +167,7 @@ impl TestEnvBuilder {
                 key_secret: "test-pow-key-secret".into(),
                 base_tries: self.pow_tries.unwrap_or(TEST_POW_TRIES),
             }),
-            jwks: None,
+            jwt: None,
         };
         let app = App::builder(config, client.clone())
             .caching(self.caching.unwrap_or(Caching::NONE))

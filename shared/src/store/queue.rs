@@ -337,11 +337,7 @@ impl Store {
     }
 
     /// Every chunk from `first_position` on, in order.
-    async fn order_chunks(
-        &self,
-        drop_id: &str,
-        first_position: u64,
-    ) -> Result<Vec<OrderChunk>> {
+    async fn order_chunks(&self, drop_id: &str, first_position: u64) -> Result<Vec<OrderChunk>> {
         let query = self
             .client
             .query()
