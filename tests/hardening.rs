@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burst::domain::drops::input::parse_new_drop;
-use burst::domain::sweeper::{Budget, pending_lookup_minute, sweep, sweep_within};
+use burst::domain::holds::Budget;
+use burst::domain::sweeper::{pending_lookup_minute, sweep, sweep_within};
 use burst::model::drop::{AdminAction, AdminEvent};
 use burst::payments::CheckoutRequest;
 use burst_tests::checkout::{

@@ -10,11 +10,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::app::App;
-use crate::domain::holds::{HoldEnd, end_hold};
+use crate::domain::holds::{Budget, HoldEnd, SweepMode, end_hold, release_overdue};
 use crate::domain::limits::{self, Gate};
 use crate::domain::queue::{self, Count};
 use crate::domain::retry::{Again, Retry};
-use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, Result};
 use crate::model::drop::{DropSpec, Price};
 use crate::model::ids;
@@ -73,10 +72,11 @@ pub async fn claim(
         let Some(allocations) = allocate(&shards, quantity) else {
             if !swept {
                 swept = true;
-                let released =
-                    sweeper::expire_overdue_holds(app, &drop, &shards, now, SweepMode::Inline)
+                let mut budget = Budget::looking_for_units();
+                let release =
+                    release_overdue(app, &drop, &shards, now, SweepMode::Inline, &mut budget)
                         .await?;
-                if released > 0 {
+                if release.released > 0 {
                     retry.again(Again::Changed).await?;
                     continue;
                 }

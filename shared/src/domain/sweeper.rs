@@ -1,6 +1,8 @@
-//! Returning overdue holds and settling what Stripe's webhooks missed: the scheduled sweeper, and
-//! the same release done inline by a claim that finds a drop empty, so availability never waits
-//! for the schedule.
+//! The scheduled sweeper: returns overdue holds (through `holds`, which also serves a claim that
+//! finds a drop empty, so availability never waits for the schedule), settles what Stripe's
+//! webhooks missed — a checkout completed on a hold that ended, a delayed payment whose outcome
+//! never came — through the webhook's own logic, and finishes refunds decided earlier. It is the
+//! only caller of that logic outside the webhook.
 //!
 //! A run is bounded: it stops calling Stripe after `STRIPE_CALLS_PER_RUN` calls and stops
 //! altogether at `RUN_SECONDS` (the function's timeout is 60 s); the next run, a minute later,
@@ -9,21 +11,17 @@
 //! ended, and in them only the shards whose counters say units are held.
 
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::domain::holds::{HoldEnd, end_hold};
+use crate::domain::holds::{Budget, SweepMode, release_overdue};
 use crate::domain::webhooks::{self, finish_refund};
 use crate::error::{ApiError, Result, chain};
 use crate::model::drop::{DropSpec, Shard};
-use crate::model::reservation::ReservationStatus;
 use crate::payments::events::EventKind;
-use crate::store::ledger::ReleaseGuard;
 
-const PAGE: i32 = 100;
 /// Wall time of one scheduled run; the function's timeout (60 s) leaves room to finish a write.
 const RUN_SECONDS: u64 = 45;
 const STRIPE_CALLS_PER_RUN: u32 = 200;
@@ -33,52 +31,6 @@ const RECONCILE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Holds last at most an hour and delayed payments settle within days: drops that closed longer
 /// ago than this cannot have anything left to sweep.
 const HORIZON: chrono::Duration = chrono::Duration::days(14);
-
-/// Who returns overdue holds, and so what they may skip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SweepMode {
-    /// The scheduled sweeper (and a late payment looking for units): every overdue hold, each
-    /// one with a Checkout Session closed at Stripe first.
-    Scheduled,
-    /// A claim that found the drop empty: quick, and never calls Stripe from the hot path. It
-    /// trusts the expiry hints and leaves holds with a Checkout Session to the sweeper, which
-    /// must close the session before their units go back.
-    Inline,
-}
-
-/// What one pass may still spend.
-#[derive(Debug)]
-pub struct Budget {
-    deadline: Instant,
-    stripe_calls: u32,
-}
-
-impl Budget {
-    pub fn new(seconds: u64, stripe_calls: u32) -> Self {
-        Self {
-            deadline: Instant::now() + Duration::from_secs(seconds),
-            stripe_calls,
-        }
-    }
-
-    /// A scheduled run's budget.
-    pub fn scheduled_run() -> Self {
-        Self::new(RUN_SECONDS, STRIPE_CALLS_PER_RUN)
-    }
-
-    fn out_of_time(&self) -> bool {
-        Instant::now() >= self.deadline
-    }
-
-    /// Takes `calls` Stripe calls from the budget, if they are there.
-    fn take_stripe_calls(&mut self, calls: u32) -> bool {
-        let enough = self.stripe_calls >= calls;
-        if enough {
-            self.stripe_calls -= calls;
-        }
-        enough
-    }
-}
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
@@ -97,7 +49,12 @@ pub struct SweepReport {
 
 /// The scheduled sweep.
 pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<SweepReport> {
-    sweep_within(app, now, &mut Budget::scheduled_run()).await
+    sweep_within(
+        app,
+        now,
+        &mut Budget::new(RUN_SECONDS, STRIPE_CALLS_PER_RUN),
+    )
+    .await
 }
 
 /// A sweep that stops when `budget` is spent.
@@ -120,127 +77,29 @@ pub async fn sweep_within(
             break;
         }
         report.drops_with_holds += 1;
-        let expired = release_overdue(
-            app,
-            drop,
-            &own,
-            now,
-            SweepMode::Scheduled,
-            budget,
-            &mut report,
-        )
-        .await?;
-        report.holds_expired += expired;
+        let release = release_overdue(app, drop, &own, now, SweepMode::Scheduled, budget).await?;
+        report.holds_expired += release.released;
+        report.holds_skipped += release.skipped;
+        // Checkouts completed on holds that have ended: the webhook settles them, unless it
+        // has not come well after the hold's end.
+        for hold in release.paying {
+            if now - hold.expires_at >= RECONCILE_AFTER && budget.take_stripe_calls(1) {
+                reconcile(
+                    app,
+                    &hold.checkout_session_id,
+                    EventKind::Completed,
+                    now,
+                    &mut report,
+                )
+                .await;
+            } else {
+                report.holds_skipped += 1;
+            }
+        }
         reconcile_pending_payments(app, drop, &own, now, budget, &mut report).await?;
     }
     tracing::info!(?report, "sweep finished");
     Ok(report)
-}
-
-/// Releases every hold of `drop` whose `expires_at` has passed, each in its own conditional
-/// transaction (so racing sweepers and claims return units once). Returns how many it released.
-pub async fn expire_overdue_holds(
-    app: &App,
-    drop: &DropSpec,
-    shards: &[Shard],
-    now: DateTime<Utc>,
-    mode: SweepMode,
-) -> Result<u32> {
-    // A claim or a late payment looking for units: a few seconds and a few Stripe calls at most.
-    let mut budget = Budget::new(5, 10);
-    let mut report = SweepReport::default();
-    release_overdue(app, drop, shards, now, mode, &mut budget, &mut report).await
-}
-
-async fn release_overdue(
-    app: &App,
-    drop: &DropSpec,
-    shards: &[Shard],
-    now: DateTime<Utc>,
-    mode: SweepMode,
-    budget: &mut Budget,
-    report: &mut SweepReport,
-) -> Result<u32> {
-    let mut released = 0;
-    for shard in shards.iter().filter(|shard| shard.held > 0) {
-        if mode == SweepMode::Inline
-            && app
-                .store
-                .expiry_hints()
-                .next_possible_expiry(&drop.id, shard.shard)
-                .is_some_and(|at_ms| at_ms > now.timestamp_millis())
-        {
-            continue;
-        }
-        let mut next_expiry = now.timestamp_millis() + i64::from(drop.hold_seconds) * 1000;
-        let mut after = None;
-        let mut complete = true;
-        'pages: loop {
-            let (page, next) = app
-                .store
-                .holds_page(&drop.id, shard.shard, PAGE, after)
-                .await?;
-            for hold in page {
-                if !hold.is_overdue(now) {
-                    next_expiry = next_expiry.min(hold.expires_at_ms);
-                    break 'pages;
-                }
-                let has_session = hold.checkout_session_id.is_some();
-                if has_session && (mode == SweepMode::Inline || !budget.take_stripe_calls(2)) {
-                    complete = false;
-                    continue;
-                }
-                match end_hold(
-                    app,
-                    &hold,
-                    ReservationStatus::Expired,
-                    ReleaseGuard::Overdue,
-                    now,
-                )
-                .await
-                {
-                    Ok(HoldEnd::Released) => released += 1,
-                    Ok(HoldEnd::AlreadyEnded) => {}
-                    Ok(HoldEnd::PaymentInFlight) => {
-                        if now - hold.expires_at >= RECONCILE_AFTER && budget.take_stripe_calls(1) {
-                            reconcile(
-                                app,
-                                &hold.checkout_session_id,
-                                EventKind::Completed,
-                                now,
-                                report,
-                            )
-                            .await;
-                        } else {
-                            report.holds_skipped += 1;
-                        }
-                    }
-                    // One hold whose checkout Stripe could not close must not stop the others;
-                    // the next run tries it again.
-                    Err(error) => {
-                        report.holds_skipped += 1;
-                        complete = false;
-                        tracing::warn!(reservation_id = %hold.id, error = %chain(&error), "could not end overdue hold");
-                    }
-                }
-            }
-            match next {
-                Some(key) if !budget.out_of_time() => after = Some(key),
-                Some(_) => {
-                    complete = false;
-                    break;
-                }
-                None => break,
-            }
-        }
-        // A hint is only as good as the pass behind it.
-        if complete {
-            app.store
-                .expiry_hints()
-                .record(&drop.id, shard.shard, next_expiry);
-        }
-    }
-    Ok(released)
 }
 
 /// Settles a session Stripe reports complete through the webhook's own state machine.
@@ -262,8 +121,7 @@ async fn reconcile(
         {
             return Ok(false);
         }
-        // Boxed: settling a late payment may sweep again (the webhook's reclaim looks for units).
-        Box::pin(webhooks::apply_session_event(app, kind, &session, now)).await
+        webhooks::apply_session_event(app, kind, &session, now).await
     };
     match settled.await {
         Ok(true) => {

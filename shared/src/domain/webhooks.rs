@@ -12,9 +12,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::domain::holds::return_units;
+use crate::domain::holds::{Budget, SweepMode, release_overdue, return_units};
 use crate::domain::retry::{Again, Retry};
-use crate::domain::sweeper::{self, SweepMode};
 use crate::error::{ApiError, PaymentError, Result};
 use crate::model::drop::DropSpec;
 use crate::model::order::{Order, OrderStatus};
@@ -359,7 +358,11 @@ async fn reclaimable(
     if let Some(allocations) = allocate(&shards, quantity) {
         return Ok(Some(allocations));
     }
-    if sweeper::expire_overdue_holds(app, drop, &shards, now, SweepMode::Scheduled).await? == 0 {
+    // Holds whose payment is in flight stay as they are: settling them is the sweeper's.
+    let mut budget = Budget::looking_for_units();
+    let release =
+        release_overdue(app, drop, &shards, now, SweepMode::Scheduled, &mut budget).await?;
+    if release.released == 0 {
         return Ok(None);
     }
     Ok(allocate(&app.store.shards(drop, true).await?, quantity))
