@@ -1,7 +1,8 @@
-//! The waiting room in front of a queued drop's claim: join, your ticket, the public status
-//! document and the proof of the draw. The admission controller (`controller`) moves the line;
-//! the pure rules live in `draw` (the fair start) and `policy` (admission, ETA, polling);
-//! `admission` signs and checks the tokens a claim spends.
+//! The waiting room in front of a queued drop's claim: join, your ticket (built by `ticket`), the
+//! public status document, the proof of the draw and the integrity report. The admission
+//! controller (`controller`) moves the line; the pure rules live in `model::draw` (the fair
+//! start) and `model::policy` (admission, ETA, polling); `model::admission` signs and checks the
+//! tokens a claim spends.
 //!
 //! Flow: a shopper joins once (`POST /drops/{id}/queue`: one ticket per shopper per drop, by the
 //! ticket's key). Everyone who joins before `starts_at` is in the cohort, ordered at the start by
@@ -11,6 +12,7 @@
 //! own transaction). An admission unused in `admission_seconds` expires and its slot passes on.
 
 pub mod controller;
+pub mod ticket;
 
 use std::sync::Arc;
 
@@ -24,37 +26,15 @@ use crate::app::App;
 use crate::domain::limits::{self, Gate};
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
-use crate::model::admission::AdmissionClaims;
-use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
-use crate::model::policy::{self, Eta, Standing};
+use crate::model::policy::{self, Standing};
 use crate::model::pow;
-use crate::model::queue::{Phase, QueueState, Ticket, TicketStatus};
+use crate::model::queue::{Phase, Ticket, TicketStatus};
 use crate::model::requester::Requester;
 use crate::store::keys::QUEUE_STRIPES;
 use crate::store::queue::JoinWrite;
-
-/// What a shopper sees of their ticket.
-#[derive(Debug, Clone, Serialize)]
-pub struct TicketView {
-    pub id: String,
-    pub drop_id: String,
-    pub status: TicketStatus,
-    pub position: Option<u64>,
-    pub ahead: Option<u64>,
-    pub eta_seconds: Option<Eta>,
-    pub admission: Option<AdmissionView>,
-    pub poll_after_ms: u64,
-    pub beyond_stock: bool,
-    pub joined_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AdmissionView {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-}
+use ticket::TicketView;
 
 /// `GET /drops/{id}/queue`: the same for everyone, cached at the edge for a second.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -174,7 +154,7 @@ pub async fn join(
     }
     if let Some(ticket) = app.store.ticket(shopper, &drop.id).await? {
         count(app, &drop.id, &[Count::JoinReceived, Count::OneTicket]).await;
-        return Ok((view(app, &drop, &ticket, now).await?, false));
+        return Ok((ticket::view(app, &drop, &ticket, now).await?, false));
     }
     if now < settings.opens_at {
         return Err(ApiError::QueueNotOpen {
@@ -239,13 +219,13 @@ pub async fn join(
                     .ticket(shopper, &drop.id)
                     .await?
                     .ok_or_else(|| ApiError::invariant("a refused ticket is missing"))?;
-                return Ok((view(app, &drop, &existing, now).await?, false));
+                return Ok((ticket::view(app, &drop, &existing, now).await?, false));
             }
         }
     }
     count(app, &drop.id, &[Count::JoinReceived, Count::Ticket]).await;
     tracing::info!(drop_id = %drop.id, ticket_id = %ticket.id, cohort = ticket.cohort, "joined the queue");
-    Ok((view(app, &drop, &ticket, now).await?, true))
+    Ok((ticket::view(app, &drop, &ticket, now).await?, true))
 }
 
 /// The join body: `{"altcha": "<the widget's payload>"}`, or nothing when no proof is needed.
@@ -318,7 +298,7 @@ pub async fn my_ticket(
         .ticket(shopper, &drop.id)
         .await?
         .ok_or(ApiError::NotInQueue)?;
-    view(app, &drop, &ticket, now).await
+    ticket::view(app, &drop, &ticket, now).await
 }
 
 /// `GET /drops/{id}/queue`.
@@ -520,126 +500,4 @@ async fn queued_drop(app: &App, drop_id: &str) -> Result<Arc<DropSpec>> {
         .drop(drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))
-}
-
-/// A ticket's position: numbered by the sequencer, or found by its draw key in the cohort.
-async fn position_of(
-    app: &App,
-    drop: &DropSpec,
-    state: &QueueState,
-    ticket: &Ticket,
-) -> Result<Option<u64>> {
-    if ticket.position.is_some() || !ticket.cohort || !state.cohort_fixed {
-        return Ok(ticket.position);
-    }
-    let Some(index) = app.store.order_index(&drop.id).await? else {
-        return Ok(None);
-    };
-    let key = draw::draw_key(&state.seed, &ticket.id);
-    let Some((start, _)) = index.chunks.iter().rev().find(|(_, first)| *first <= key) else {
-        return Ok(None);
-    };
-    let chunk = app.store.chunk_at(&drop.id, *start).await?;
-    Ok(chunk.and_then(|chunk| {
-        chunk
-            .entries
-            .iter()
-            .position(|(id, _)| *id == ticket.id)
-            .map(|offset| chunk.start + offset as u64)
-    }))
-}
-
-async fn view(
-    app: &App,
-    drop: &DropSpec,
-    ticket: &Ticket,
-    now: DateTime<Utc>,
-) -> Result<TicketView> {
-    let settings = drop.queue_settings()?;
-    let line = app.store.queue_line(drop).await?;
-    let state = &line.state;
-    let position = position_of(app, drop, state, ticket).await?;
-    let phase = drop.queue_phase(settings, line.counts, now);
-    let admission_over = ticket
-        .admission_expires_at
-        .is_some_and(|expires| expires <= now);
-    let status = match ticket.status {
-        TicketStatus::Admitted if admission_over => TicketStatus::Expired,
-        TicketStatus::Waiting | TicketStatus::Admitted
-            if matches!(phase, Phase::SoldOut | Phase::Ended) =>
-        {
-            TicketStatus::Closed
-        }
-        status => status,
-    };
-    let ahead = match (status, position) {
-        (TicketStatus::Waiting, Some(position)) => Some(position.saturating_sub(state.serving + 1)),
-        (_, Some(_)) => Some(0),
-        (_, None) => None,
-    };
-    let eta_seconds = match (status, ahead, phase) {
-        (TicketStatus::Waiting, Some(ahead), Phase::Open) => {
-            policy::eta(ahead, &state.samples, now.timestamp_millis())
-        }
-        _ => None,
-    };
-    let standing = match status {
-        TicketStatus::Waiting if phase == Phase::Prequeue || position.is_none() => {
-            Standing::BeforeStart {
-                ms_to_start: (drop.draw_at() - now).num_milliseconds().max(1_000),
-            }
-        }
-        TicketStatus::Waiting => Standing::Waiting {
-            ahead: ahead.unwrap_or(0),
-            eta_p50: eta_seconds.map(|eta| eta.p50),
-        },
-        TicketStatus::Admitted => Standing::Admitted,
-        _ => Standing::Settled,
-    };
-    let admission = match (status, ticket.admission_expires_at) {
-        (TicketStatus::Admitted, Some(expires_at)) => {
-            let keys = app
-                .config
-                .admission
-                .as_ref()
-                .filter(|keys| keys.can_issue())
-                .ok_or(ApiError::QueueUnavailable)?;
-            let token = keys
-                .issue(&AdmissionClaims {
-                    drop: drop.id.clone(),
-                    sub: ticket.shopper.clone(),
-                    ticket: ticket.id.clone(),
-                    position: position.unwrap_or(0),
-                    exp: expires_at.timestamp(),
-                })
-                .ok_or(ApiError::QueueUnavailable)?;
-            Some(AdmissionView { token, expires_at })
-        }
-        _ => None,
-    };
-    let beyond_stock = status == TicketStatus::Waiting
-        && ahead.is_some_and(|ahead| {
-            policy::beyond_stock(
-                ahead,
-                state.outstanding,
-                line.counts.available,
-                line.counts.held,
-            )
-        });
-    Ok(TicketView {
-        id: ticket.id.clone(),
-        drop_id: drop.id.clone(),
-        status,
-        position,
-        ahead: if status == TicketStatus::Waiting {
-            ahead
-        } else {
-            None
-        },
-        eta_seconds,
-        admission,
-        poll_after_ms: policy::poll_after_ms(standing, rand::rng().random()),
-        beyond_stock,
-        joined_at: ticket.joined_at,
-    })
 }
