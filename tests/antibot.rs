@@ -225,7 +225,7 @@ async fn per_address_limits_count_the_viewer_behind_cloudfront_never_a_forged_he
             headers,
         );
         let env = &env;
-        async move { env.call(burst::api::join_queue, request).await.status }
+        async move { env.call(request).await.status }
     };
     let via_cloudfront = |viewer: &str| json!({ "x-burst-origin-verify": TEST_ORIGIN_SECRET, "cloudfront-viewer-address": viewer });
     let mut statuses = Vec::new();

@@ -25,19 +25,17 @@ async fn dev_tokens_signed_with_the_local_secret_identify_the_caller() {
     let now = Utc::now().timestamp();
     let admin = mint_dev_token(SECRET, "alice", true, now, 600);
     let reply = env
-        .call(
-            burst::api::create_drop,
-            create_request(json!({ "authorization": format!("Bearer {admin}") })),
-        )
+        .call(create_request(
+            json!({ "authorization": format!("Bearer {admin}") }),
+        ))
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
 
     let shopper = mint_dev_token(SECRET, "bob", false, now, 600);
     let reply = env
-        .call(
-            burst::api::create_drop,
-            create_request(json!({ "authorization": format!("Bearer {shopper}") })),
-        )
+        .call(create_request(
+            json!({ "authorization": format!("Bearer {shopper}") }),
+        ))
         .await;
     assert_eq!(reply.status, 403);
 }
@@ -56,9 +54,7 @@ async fn forged_expired_or_missing_tokens_are_401() {
         json!({ "x-user-id": "alice", "x-admin": "true", "x-amzn-oidc-identity": "alice" }),
     ];
     for headers in cases {
-        let reply = env
-            .call(burst::api::create_drop, create_request(headers.clone()))
-            .await;
+        let reply = env.call(create_request(headers.clone())).await;
         assert_eq!(reply.status, 401, "{headers}");
         assert_eq!(reply.error_code(), "unauthenticated");
     }
@@ -71,10 +67,9 @@ async fn without_the_dev_secret_only_authorizer_claims_count() {
     let token = mint_dev_token(SECRET, "alice", true, Utc::now().timestamp(), 600);
     // A perfectly signed dev token is worthless in AWS mode: only the authorizer's claims count.
     let reply = env
-        .call(
-            burst::api::create_drop,
-            create_request(json!({ "authorization": format!("Bearer {token}") })),
-        )
+        .call(create_request(
+            json!({ "authorization": format!("Bearer {token}") }),
+        ))
         .await;
     assert_eq!(reply.status, 401);
     let reply = env

@@ -186,7 +186,7 @@ async fn early_access_opens_the_claim_to_its_group_only() {
         Caller::Shopper("mallory"),
         json!({ "cognito-groups": "vip", "x-cognito-groups": "[vip]" }),
     );
-    let refused = env.call(burst::api::claim, forged).await;
+    let refused = env.call(forged).await;
     assert_eq!(
         (refused.status, refused.error_code()),
         (403, "drop_not_live")

@@ -1,7 +1,9 @@
-//! Every route is declared alike everywhere it is declared: the `cargo lambda watch` router in
-//! the workspace `Cargo.toml`, the HttpApi events of `template.yaml`, `docs/openapi.yaml`, and the
-//! sample events in `events/`. And the contract check of `support/openapi.rs` itself: it refuses
-//! what it should, and `docs/openapi.yaml` agrees with `ApiError` on every code and status.
+//! Every route is declared once, in `burst::api::ROUTES`, and every other place that declares it
+//! agrees with the table: the `cargo lambda watch` router in the workspace `Cargo.toml`, the
+//! HttpApi events of `template.yaml`, `docs/openapi.yaml`, the sample events in `events/`, and the
+//! `main.rs` of each function, which must run the handler the table names. And the contract check
+//! of `support/openapi.rs` itself: it refuses what it should, and `docs/openapi.yaml` agrees with
+//! `ApiError` on every code and status.
 //!
 //! Pure file checks: nothing here starts DynamoDB Local or the Stripe emulator.
 
@@ -11,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use burst::api::ROUTES;
 use burst::error::{ApiError, PaymentError, SignatureError, StoreError};
 use serde_json::{Value, json};
 
@@ -57,6 +60,23 @@ fn differences(
         let _ = writeln!(text, "  {route}: in {right_name}, not in {left_name}");
     }
     Some(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// burst::api::ROUTES
+
+/// Route key → function, from the table (which declares each key once).
+fn table() -> BTreeMap<String, String> {
+    let mut routes = BTreeMap::new();
+    for route in ROUTES {
+        let previous = routes.insert(route.key(), route.function.to_string());
+        assert!(
+            previous.is_none(),
+            "ROUTES: {} is declared twice",
+            route.key()
+        );
+    }
+    routes
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,17 +286,19 @@ fn http_sample_events() -> (Vec<SampleEvent>, Vec<String>) {
 // The routes, compared.
 
 #[test]
-fn the_router_the_template_and_the_openapi_document_declare_the_same_routes() {
+fn the_router_the_template_and_the_openapi_document_declare_the_routes_of_the_table() {
+    let table: BTreeSet<String> = table().into_keys().collect();
     let router: BTreeSet<String> = watch_router().into_keys().collect();
     let template: BTreeSet<String> = template_routes(&template()).into_keys().collect();
     let documented = openapi::route_keys().unwrap_or_else(|err| panic!("{err}"));
 
     let mut problems = String::new();
     for (name, routes) in [
+        ("the watch router (Cargo.toml)", &router),
         ("template.yaml", &template),
         ("docs/openapi.yaml", &documented),
     ] {
-        if let Some(text) = differences("the watch router (Cargo.toml)", &router, name, routes) {
+        if let Some(text) = differences("burst::api::ROUTES", &table, name, routes) {
             problems.push_str(&text);
         }
     }
@@ -284,17 +306,25 @@ fn the_router_the_template_and_the_openapi_document_declare_the_same_routes() {
 }
 
 #[test]
-fn each_route_runs_the_same_function_in_the_router_and_the_template() {
+fn each_route_runs_the_function_of_the_table_in_the_router_and_the_template() {
     let router = watch_router();
     let template = template_routes(&template());
     let mut problems = String::new();
-    for (route, function) in &router {
+    for (route, function) in &table() {
+        if let Some(routed) = router.get(route)
+            && routed != function
+        {
+            let _ = writeln!(
+                problems,
+                "  {route}: the table names {function}, the router runs {routed}"
+            );
+        }
         if let Some(declared) = template.get(route)
             && declared.function != *function
         {
             let _ = writeln!(
                 problems,
-                "  {route}: the router runs {function}, template.yaml deploys functions/{}",
+                "  {route}: the table names {function}, template.yaml deploys functions/{}",
                 declared.function
             );
         }
@@ -313,8 +343,89 @@ fn each_route_runs_the_same_function_in_the_router_and_the_template() {
     assert!(problems.is_empty(), "functions differ:\n{problems}");
 }
 
+/// What the `main` of an HTTP function runs: `burst::http::run(burst::api::<handler>)`.
+const RUN_PREFIX: &str = "burst::http::run(burst::api::";
+
+/// The handlers `functions/<name>/src/main.rs` hands to `burst::http::run`, by function, for
+/// every function that is an HTTP one.
+fn functions_running_handlers() -> BTreeMap<String, Vec<String>> {
+    let dir = root().join("functions");
+    let mut functions = BTreeMap::new();
+    for entry in
+        std::fs::read_dir(&dir).unwrap_or_else(|err| panic!("read {}: {err}", dir.display()))
+    {
+        let function = entry
+            .expect("a directory entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let source = read(&format!("functions/{function}/src/main.rs"));
+        let code: String = source
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .flat_map(|line| line.chars())
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if !code.contains("burst::http::run(") {
+            continue;
+        }
+        let handlers = code
+            .match_indices(RUN_PREFIX)
+            .map(|(at, _)| {
+                let rest = &code[at + RUN_PREFIX.len()..];
+                rest[..rest.find(')').unwrap_or(rest.len())].to_string()
+            })
+            .collect();
+        functions.insert(function, handlers);
+    }
+    functions
+}
+
 #[test]
-fn the_same_routes_are_public_in_the_template_and_the_openapi_document() {
+fn each_function_runs_the_handler_the_table_names_and_nothing_else() {
+    let running = functions_running_handlers();
+    let mut problems = String::new();
+    for route in ROUTES {
+        match running.get(route.function) {
+            Some(handlers) if handlers == &[route.handler.to_string()] => {}
+            Some(handlers) => {
+                let _ = writeln!(
+                    problems,
+                    "  {}: functions/{}/src/main.rs runs {handlers:?}, the table names `{}` \
+                     (it must run exactly {RUN_PREFIX}{}))",
+                    route.key(),
+                    route.function,
+                    route.handler,
+                    route.handler,
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    problems,
+                    "  {}: functions/{}/src/main.rs does not run a handler with burst::http::run",
+                    route.key(),
+                    route.function
+                );
+            }
+        }
+    }
+    let in_table: BTreeSet<&str> = ROUTES.iter().map(|route| route.function).collect();
+    for function in running.keys() {
+        if !in_table.contains(function.as_str()) {
+            let _ = writeln!(
+                problems,
+                "  functions/{function} runs an HTTP handler but is no route of burst::api::ROUTES"
+            );
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "functions and the table differ:\n{problems}"
+    );
+}
+
+#[test]
+fn the_same_routes_are_public_in_the_table_the_template_and_the_openapi_document() {
     let template_yaml = template();
     let default_authorizer = template_yaml["Resources"]
         .as_mapping()
@@ -353,20 +464,32 @@ fn the_same_routes_are_public_in_the_template_and_the_openapi_document() {
             }
         }
     }
-    if let Some(text) = differences(
-        "template.yaml (Authorizer: NONE)",
-        &public_in_template,
-        "docs/openapi.yaml (security: [])",
-        &public_in_document,
-    ) {
-        panic!("the public routes differ:\n{text}");
+    let public_in_table: BTreeSet<String> = ROUTES
+        .iter()
+        .filter(|route| route.public)
+        .map(|route| route.key())
+        .collect();
+    let mut problems = String::new();
+    for (name, public) in [
+        ("template.yaml (Authorizer: NONE)", &public_in_template),
+        ("docs/openapi.yaml (security: [])", &public_in_document),
+    ] {
+        if let Some(text) = differences(
+            "burst::api::ROUTES (handlers that take no caller)",
+            &public_in_table,
+            name,
+            public,
+        ) {
+            problems.push_str(&text);
+        }
     }
+    assert!(problems.is_empty(), "the public routes differ:\n{problems}");
 }
 
 #[test]
 fn route_settings_of_the_template_name_declared_routes() {
     let template_yaml = template();
-    let declared: BTreeSet<String> = watch_router().into_keys().collect();
+    let declared: BTreeSet<String> = table().into_keys().collect();
     let mut problems = String::new();
     for (name, resource) in template_yaml["Resources"].as_mapping().expect("Resources") {
         if yaml_str(resource, "Type") != Some("AWS::Serverless::HttpApi") {
@@ -393,7 +516,7 @@ fn route_settings_of_the_template_name_declared_routes() {
 
 #[test]
 fn sample_events_name_declared_routes_and_every_route_has_one() {
-    let declared: BTreeSet<String> = watch_router().into_keys().collect();
+    let declared: BTreeSet<String> = table().into_keys().collect();
     let (events, _not_http) = http_sample_events();
     let mut problems = String::new();
     let mut covered = BTreeSet::new();

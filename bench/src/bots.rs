@@ -10,10 +10,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use burst::http::HandlerResult;
 use burst_tests::{Caller, TestEnv, drop_body, event_json, herd, id_of};
 use chrono::Utc;
-use lambda_http::Request;
 use serde_json::{Value, json};
 
 use crate::report::percentile;
@@ -45,18 +43,13 @@ struct Client {
 
 impl Client {
     /// One request from `shopper` at `address`, timed around the handler.
-    async fn send<F, Fut>(
+    async fn send(
         &self,
         who: Who<'_>,
-        handler: F,
         (method, route): (&str, &str),
         drop_id: &str,
         body: Option<&str>,
-    ) -> (u16, Value)
-    where
-        F: FnOnce(Arc<burst::App>, Request) -> Fut,
-        Fut: std::future::Future<Output = HandlerResult>,
-    {
+    ) -> (u16, Value) {
         let mut event = event_json(
             method,
             route,
@@ -68,7 +61,7 @@ impl Client {
         event["requestContext"]["http"]["sourceIp"] = json!(who.address);
         let request = lambda_http::request::from_str(&event.to_string()).expect("an event");
         let started = Instant::now();
-        let reply = self.env.call(handler, request).await;
+        let reply = self.env.call(request).await;
         let took = started.elapsed();
         let timings = if who.bot {
             &self.timings.bot
@@ -93,7 +86,6 @@ impl Client {
                     shopper,
                     address,
                 },
-                burst::api::pow_challenge,
                 ("GET", "/drops/{drop_id}/challenge"),
                 drop_id,
                 None,
@@ -121,7 +113,6 @@ impl Client {
                 shopper,
                 address,
             },
-            burst::api::join_queue,
             ("POST", "/drops/{drop_id}/queue"),
             drop_id,
             body.as_deref(),
@@ -137,7 +128,6 @@ impl Client {
                     shopper,
                     address,
                 },
-                burst::api::my_ticket,
                 ("GET", "/drops/{drop_id}/queue/me"),
                 drop_id,
                 None,
@@ -161,7 +151,6 @@ impl Client {
                 shopper,
                 address,
             },
-            burst::api::claim,
             ("POST", "/drops/{drop_id}/claims"),
             drop_id,
             Some(&body),

@@ -12,6 +12,8 @@ use sha2::Sha256;
 
 use crate::config::Config;
 use crate::error::{ApiError, Result};
+use crate::http::{FromRequest, source_ip};
+use crate::model::requester::Requester;
 
 pub const ADMIN_GROUP: &str = "admin";
 const GROUPS_CLAIM: &str = "cognito:groups";
@@ -40,6 +42,57 @@ impl Identity {
         } else {
             Err(ApiError::Forbidden)
         }
+    }
+}
+
+/// A signed-in shopper: a route that takes one answers `401` to anybody else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shopper {
+    /// The token's `sub`.
+    pub subject: String,
+    /// The token's `cognito:groups` (early access).
+    pub groups: Vec<String>,
+    /// Where the request came from (`http::source_ip`), for the per-address limits.
+    pub source_ip: String,
+}
+
+impl Shopper {
+    /// The shopper as the use cases that limit and count requests take them.
+    pub fn requester(&self) -> Requester<'_> {
+        Requester {
+            shopper: &self.subject,
+            groups: &self.groups,
+            source_ip: &self.source_ip,
+        }
+    }
+}
+
+impl FromRequest for Shopper {
+    fn from_request(request: &Request, config: &Config) -> Result<Self> {
+        let identity = identify(request, config)?;
+        Ok(Self {
+            subject: identity.subject,
+            groups: identity.groups,
+            source_ip: source_ip(request, config),
+        })
+    }
+}
+
+/// A signed-in member of the admin group: a route that takes one answers `401` to anybody
+/// unauthenticated and `403` to any other shopper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// The admin's `sub`, recorded as the actor of what they change.
+    pub subject: String,
+}
+
+impl FromRequest for Admin {
+    fn from_request(request: &Request, config: &Config) -> Result<Self> {
+        let identity = identify(request, config)?;
+        identity.require_admin()?;
+        Ok(Self {
+            subject: identity.subject,
+        })
     }
 }
 

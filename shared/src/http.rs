@@ -164,23 +164,69 @@ pub fn path_param(request: &Request, name: &str, entity: &'static str) -> Result
         .ok_or(ApiError::NotFound(entity))
 }
 
+/// Who may call a route, read from the request before its handler runs (`auth::Shopper`,
+/// `auth::Admin`): a handler that takes one never runs for anybody else.
+pub trait FromRequest: Sized {
+    fn from_request(request: &Request, config: &Config) -> Result<Self>;
+}
+
+/// A route's handler: `fn(Arc<App>, Request)` for a public route, `fn(Arc<App>, C, Request)`
+/// where `C` says who may call it (`Args` is `()` or `(C,)`, so both shapes are one trait).
+pub trait Handler<Args>: Copy + Send + 'static {
+    /// Anybody may call it: it takes no caller.
+    const PUBLIC: bool;
+
+    fn call(self, app: Arc<App>, request: Request) -> impl Future<Output = HandlerResult> + Send;
+}
+
+/// Whether `handler` serves anybody (for the route table).
+pub const fn is_public<H: Handler<Args>, Args>(_handler: H) -> bool {
+    H::PUBLIC
+}
+
+impl<F, Fut> Handler<()> for F
+where
+    F: Fn(Arc<App>, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = HandlerResult> + Send,
+{
+    const PUBLIC: bool = true;
+
+    fn call(self, app: Arc<App>, request: Request) -> impl Future<Output = HandlerResult> + Send {
+        self(app, request)
+    }
+}
+
+impl<F, Fut, C> Handler<(C,)> for F
+where
+    F: Fn(Arc<App>, C, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = HandlerResult> + Send,
+    C: FromRequest + Send,
+{
+    const PUBLIC: bool = false;
+
+    async fn call(self, app: Arc<App>, request: Request) -> HandlerResult {
+        let caller = C::from_request(&request, &app.config)?;
+        self(app, caller, request).await
+    }
+}
+
 /// Runs a handler and turns any error into its JSON response: what every function and every
 /// in-process test or benchmark calls.
-pub async fn respond<F, Fut>(app: Arc<App>, request: Request, handler: F) -> Response<Body>
+pub async fn respond<H, Args>(app: Arc<App>, request: Request, handler: H) -> Response<Body>
 where
-    F: FnOnce(Arc<App>, Request) -> Fut,
-    Fut: Future<Output = HandlerResult>,
+    H: Handler<Args>,
 {
-    handler(app, request)
+    handler
+        .call(app, request)
         .await
         .unwrap_or_else(|error| error_response(&error))
 }
 
-/// The `main` of an HTTP function: logging, the warm state, and the Lambda runtime loop.
-pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// The `main` of an HTTP function: logging, the warm state, and the Lambda runtime loop around
+/// the one handler it serves.
+pub async fn run<H, Args>(handler: H) -> Result<(), lambda_http::Error>
 where
-    F: Fn(Arc<App>, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = HandlerResult> + Send,
+    H: Handler<Args>,
 {
     crate::telemetry::init();
     let app = Arc::new(App::from_env().await);

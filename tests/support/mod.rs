@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use burst::App;
+use burst::api::Route;
 use burst::config::Config;
-use burst::http::{HandlerResult, respond};
 use burst::store::table::TableDefinition;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
@@ -213,18 +213,19 @@ impl TestEnv {
         Self::builder().faults(injector).build().await
     }
 
-    pub async fn call<F, Fut>(&self, handler: F, request: Request) -> Reply
-    where
-        F: FnOnce(Arc<App>, Request) -> Fut,
-        Fut: std::future::Future<Output = HandlerResult>,
-    {
+    /// Sends `request` to the route its `routeKey` names, as API Gateway would: the handler
+    /// `burst::api::ROUTES` declares for it. Every answer is checked against docs/openapi.yaml.
+    pub async fn call(&self, request: Request) -> Reply {
         let route_key = match request.request_context_ref() {
             Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
                 context.route_key.clone()
             }
             _ => None,
-        };
-        let response = respond(self.app.clone(), request, handler).await;
+        }
+        .expect("an API Gateway HTTP API event names its route");
+        let route = Route::find(&route_key)
+            .unwrap_or_else(|| panic!("{route_key} is not a route of burst::api::ROUTES"));
+        let response = (route.respond)(self.app.clone(), request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
@@ -235,9 +236,7 @@ impl TestEnv {
             serde_json::from_slice(bytes).expect("every response body is JSON")
         };
         // Every answer a test receives must be one docs/openapi.yaml describes.
-        if let Some(route_key) = route_key
-            && let Err(problem) = openapi::validate_response(&route_key, status, &body)
-        {
+        if let Err(problem) = openapi::validate_response(&route_key, status, &body) {
             panic!("{route_key} answered {status} outside docs/openapi.yaml: {problem}\n{body:#}");
         }
         Reply {
@@ -248,9 +247,21 @@ impl TestEnv {
         }
     }
 
+    /// `route` (`"POST /drops/{drop_id}/claims"`) with its path parameters, from `caller`.
+    pub async fn send(
+        &self,
+        route: &str,
+        params: &[(&str, &str)],
+        body: Option<&str>,
+        caller: Caller<'_>,
+    ) -> Reply {
+        let (method, path) = route.split_once(' ').expect("METHOD /path");
+        self.call(event(method, path, params, body, caller)).await
+    }
+
     pub async fn post_drop(&self, caller: Caller<'_>, body: &str) -> Reply {
-        let request = event("POST", "/admin/drops", &[], Some(body), caller);
-        self.call(burst::api::create_drop, request).await
+        self.send("POST /admin/drops", &[], Some(body), caller)
+            .await
     }
 
     /// Creates a drop as an admin and returns it (asserting the 201).
@@ -307,50 +318,35 @@ impl TestEnv {
     /// `PATCH /admin/drops/{id}`.
     pub async fn patch_drop(&self, caller: Caller<'_>, drop_id: &str, body: Value) -> Reply {
         let body = body.to_string();
-        let request = event(
-            "PATCH",
-            "/admin/drops/{drop_id}",
+        self.send(
+            "PATCH /admin/drops/{drop_id}",
             &[("drop_id", drop_id)],
             Some(&body),
             caller,
-        );
-        self.call(burst::api::patch_drop, request).await
+        )
+        .await
     }
 
     /// `POST /admin/drops/{id}/pause` (`paused`) or `/resume`.
     pub async fn set_paused(&self, caller: Caller<'_>, drop_id: &str, paused: bool) -> Reply {
-        let params = [("drop_id", drop_id)];
-        if paused {
-            let request = event(
-                "POST",
-                "/admin/drops/{drop_id}/pause",
-                &params,
-                None,
-                caller,
-            );
-            self.call(burst::api::pause_drop, request).await
+        let route = if paused {
+            "POST /admin/drops/{drop_id}/pause"
         } else {
-            let request = event(
-                "POST",
-                "/admin/drops/{drop_id}/resume",
-                &params,
-                None,
-                caller,
-            );
-            self.call(burst::api::resume_drop, request).await
-        }
+            "POST /admin/drops/{drop_id}/resume"
+        };
+        self.send(route, &[("drop_id", drop_id)], None, caller)
+            .await
     }
 
     /// `GET /admin/drops/{id}/events`.
     pub async fn drop_events(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/admin/drops/{drop_id}/events",
+        self.send(
+            "GET /admin/drops/{drop_id}/events",
             &[("drop_id", drop_id)],
             None,
             caller,
-        );
-        self.call(burst::api::drop_events, request).await
+        )
+        .await
     }
 
     pub async fn list_drops(&self) -> Reply {
@@ -362,29 +358,19 @@ impl TestEnv {
         let mut event = event_json("GET", "/drops", &[], None, Caller::Anonymous, json!({}));
         with_query(&mut event, query);
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
-        self.call(burst::api::list_drops, request).await
+        self.call(request).await
     }
 
     pub async fn get_drop(&self, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}",
-            &[("drop_id", drop_id)],
-            None,
-            Caller::Anonymous,
-        );
-        self.call(burst::api::get_drop, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("GET /drops/{drop_id}", &params, None, Caller::Anonymous)
+            .await
     }
 
     pub async fn claim(&self, caller: Caller<'_>, drop_id: &str, body: Option<&str>) -> Reply {
-        let request = event(
-            "POST",
-            "/drops/{drop_id}/claims",
-            &[("drop_id", drop_id)],
-            body,
-            caller,
-        );
-        self.call(burst::api::claim, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("POST /drops/{drop_id}/claims", &params, body, caller)
+            .await
     }
 
     /// `shopper` claims one unit; asserts the 201 and returns the reservation's id.
@@ -399,26 +385,16 @@ impl TestEnv {
 
     /// `POST /drops/{id}/queue`.
     pub async fn join(&self, caller: Caller<'_>, drop_id: &str, body: Option<&str>) -> Reply {
-        let request = event(
-            "POST",
-            "/drops/{drop_id}/queue",
-            &[("drop_id", drop_id)],
-            body,
-            caller,
-        );
-        self.call(burst::api::join_queue, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("POST /drops/{drop_id}/queue", &params, body, caller)
+            .await
     }
 
     /// `GET /drops/{id}/challenge`.
     pub async fn challenge(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}/challenge",
-            &[("drop_id", drop_id)],
-            None,
-            caller,
-        );
-        self.call(burst::api::pow_challenge, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("GET /drops/{drop_id}/challenge", &params, None, caller)
+            .await
     }
 
     /// A challenge for `shopper`, solved: the join body the widget would send.
@@ -453,50 +429,45 @@ impl TestEnv {
 
     /// `GET /drops/{id}/queue/me`.
     pub async fn my_ticket(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}/queue/me",
-            &[("drop_id", drop_id)],
-            None,
-            caller,
-        );
-        self.call(burst::api::my_ticket, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("GET /drops/{drop_id}/queue/me", &params, None, caller)
+            .await
     }
 
     /// `GET /drops/{id}/queue`.
     pub async fn queue_status(&self, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}/queue",
-            &[("drop_id", drop_id)],
+        let params = [("drop_id", drop_id)];
+        self.send(
+            "GET /drops/{drop_id}/queue",
+            &params,
             None,
             Caller::Anonymous,
-        );
-        self.call(burst::api::queue_status, request).await
+        )
+        .await
     }
 
     /// `GET /drops/{id}/integrity`.
     pub async fn integrity(&self, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}/integrity",
-            &[("drop_id", drop_id)],
+        let params = [("drop_id", drop_id)];
+        self.send(
+            "GET /drops/{drop_id}/integrity",
+            &params,
             None,
             Caller::Anonymous,
-        );
-        self.call(burst::api::drop_integrity, request).await
+        )
+        .await
     }
 
     /// `GET /drops/{id}/queue/proof`.
     pub async fn queue_proof(&self, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/drops/{drop_id}/queue/proof",
-            &[("drop_id", drop_id)],
+        let params = [("drop_id", drop_id)];
+        self.send(
+            "GET /drops/{drop_id}/queue/proof",
+            &params,
             None,
             Caller::Anonymous,
-        );
-        self.call(burst::api::queue_proof, request).await
+        )
+        .await
     }
 
     /// One admission-controller tick of the drop, now.
@@ -521,33 +492,31 @@ impl TestEnv {
     }
 
     pub async fn get_reservation(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = reservation_event(
-            "GET",
-            "/reservations/{reservation_id}",
-            reservation_id,
-            caller,
-        );
-        self.call(burst::api::get_reservation, request).await
+        let params = [("reservation_id", reservation_id)];
+        self.send("GET /reservations/{reservation_id}", &params, None, caller)
+            .await
     }
 
     pub async fn release(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = reservation_event(
-            "DELETE",
-            "/reservations/{reservation_id}",
-            reservation_id,
+        let params = [("reservation_id", reservation_id)];
+        self.send(
+            "DELETE /reservations/{reservation_id}",
+            &params,
+            None,
             caller,
-        );
-        self.call(burst::api::release_reservation, request).await
+        )
+        .await
     }
 
     pub async fn checkout(&self, caller: Caller<'_>, reservation_id: &str) -> Reply {
-        let request = reservation_event(
-            "POST",
-            "/reservations/{reservation_id}/checkout",
-            reservation_id,
+        let params = [("reservation_id", reservation_id)];
+        self.send(
+            "POST /reservations/{reservation_id}/checkout",
+            &params,
+            None,
             caller,
-        );
-        self.call(burst::api::checkout, request).await
+        )
+        .await
     }
 
     /// Delivers a Stripe event to the webhook, signed now as Stripe signs.
@@ -572,34 +541,23 @@ impl TestEnv {
             Caller::Anonymous,
             headers,
         );
-        self.call(burst::api::stripe_webhook, request).await
+        self.call(request).await
     }
 
     pub async fn get_order(&self, caller: Caller<'_>, order_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/orders/{order_id}",
-            &[("order_id", order_id)],
-            None,
-            caller,
-        );
-        self.call(burst::api::get_order, request).await
+        let params = [("order_id", order_id)];
+        self.send("GET /orders/{order_id}", &params, None, caller)
+            .await
     }
 
     pub async fn my_orders(&self, caller: Caller<'_>) -> Reply {
-        let request = event("GET", "/me/orders", &[], None, caller);
-        self.call(burst::api::list_orders, request).await
+        self.send("GET /me/orders", &[], None, caller).await
     }
 
     pub async fn audit_as(&self, caller: Caller<'_>, drop_id: &str) -> Reply {
-        let request = event(
-            "GET",
-            "/admin/drops/{drop_id}/audit",
-            &[("drop_id", drop_id)],
-            None,
-            caller,
-        );
-        self.call(burst::api::audit_drop, request).await
+        let params = [("drop_id", drop_id)];
+        self.send("GET /admin/drops/{drop_id}/audit", &params, None, caller)
+            .await
     }
 
     /// The audit as an admin, asserting it answered.
@@ -635,21 +593,6 @@ impl TestEnv {
             }
         }
     }
-}
-
-fn reservation_event(
-    method: &str,
-    route: &str,
-    reservation_id: &str,
-    caller: Caller<'_>,
-) -> Request {
-    event(
-        method,
-        route,
-        &[("reservation_id", reservation_id)],
-        None,
-        caller,
-    )
 }
 
 /// The `id` of an answer's object (a drop, a reservation).
