@@ -185,6 +185,14 @@ impl ApiError {
         }
     }
 
+    /// The field an `invalid_request` names, if it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidRequest { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     /// A state the code assumes can never be reached was reached.
     pub fn invariant(message: impl Into<String>) -> Self {
         Self::Store(StoreError::Invariant(message.into()))

@@ -7,9 +7,11 @@
 //! transaction, and never rests on a stale read.
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::domain::body;
 use crate::domain::holds::{Budget, HoldEnd, SweepMode, end_hold, release_overdue};
 use crate::domain::limits::{self, Gate};
 use crate::domain::queue::{self, Count};
@@ -167,45 +169,36 @@ struct ClaimRequest {
     admission_token: Option<String>,
 }
 
+/// The claim's body, as sent: optional, and so is each field.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ClaimBody {
+    quantity: Option<u32>,
+    admission_token: Option<String>,
+}
+
 /// The claim body is optional; `quantity` defaults to 1 and may not pass the drop's limit; a
 /// queued drop's claim carries `admission_token`.
 fn parse_claim(body: Option<Value>, per_user_limit: u32) -> Result<ClaimRequest> {
-    let mut fields = match body {
-        None | Some(Value::Null) => serde_json::Map::new(),
-        Some(Value::Object(fields)) => fields,
-        Some(_) => return Err(ApiError::invalid_body("the body must be a JSON object")),
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|key| !["quantity", "admission_token"].contains(&key.as_str()))
-    {
-        return Err(ApiError::invalid(
-            unknown.clone(),
-            format!("unknown field `{unknown}`"),
-        ));
+    let body: ClaimBody = body::decode(body).map_err(|error| match error.field() {
+        Some("quantity") => quantity_error(per_user_limit),
+        Some("admission_token") => admission_token_error(),
+        _ => error,
+    })?;
+    let quantity = body.quantity.unwrap_or(1);
+    if !(1..=per_user_limit).contains(&quantity) {
+        return Err(quantity_error(per_user_limit));
     }
-    let quantity = match fields.remove("quantity") {
-        None | Some(Value::Null) => 1,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .filter(|q| (1..=u64::from(per_user_limit)).contains(q))
-            .map(|q| q as u32)
-            .ok_or_else(|| quantity_error(per_user_limit))?,
-        Some(_) => return Err(quantity_error(per_user_limit)),
-    };
-    let admission_token = match fields.remove("admission_token") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(token)) if token.len() <= 2048 => Some(token),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "admission_token",
-                "admission_token must be the token your admitted ticket shows",
-            ));
-        }
-    };
+    if body
+        .admission_token
+        .as_ref()
+        .is_some_and(|token| token.len() > 2048)
+    {
+        return Err(admission_token_error());
+    }
     Ok(ClaimRequest {
         quantity,
-        admission_token,
+        admission_token: body.admission_token,
     })
 }
 
@@ -273,6 +266,13 @@ fn locked_price(drop: &DropSpec, admitted: Option<&AdmittedTicket>, now: DateTim
         Some(at_admission) if at_admission.amount < current.amount => at_admission,
         _ => current,
     }
+}
+
+fn admission_token_error() -> ApiError {
+    ApiError::invalid(
+        "admission_token",
+        "admission_token must be the token your admitted ticket shows",
+    )
 }
 
 fn quantity_error(per_user_limit: u32) -> ApiError {

@@ -2,6 +2,7 @@
 //! here; the scheduled functions (the sweeper, the queue's controller) and the fan-out run theirs.
 
 pub mod audit;
+pub mod body;
 pub mod checkout;
 pub mod claims;
 pub mod drops;

@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
+use crate::domain::body;
 use crate::domain::limits::{self, Gate};
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
@@ -229,25 +230,27 @@ pub async fn join(
 }
 
 /// The join body: `{"altcha": "<the widget's payload>"}`, or nothing when no proof is needed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct JoinBody {
+    altcha: Option<String>,
+}
+
+/// The proof of work a join carries, if any.
 fn parse_join(body: Option<Value>) -> Result<Option<String>> {
-    let mut fields = match body {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(fields)) => fields,
-        Some(_) => return Err(ApiError::invalid_body("the body must be a JSON object")),
-    };
-    if let Some(unknown) = fields.keys().find(|key| key.as_str() != "altcha") {
-        return Err(ApiError::invalid(
-            unknown.clone(),
-            format!("unknown field `{unknown}`"),
-        ));
-    }
-    match fields.remove("altcha") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(payload)) if payload.len() <= 8 * 1024 => Ok(Some(payload)),
-        Some(_) => Err(ApiError::invalid(
+    let altcha_error = || {
+        ApiError::invalid(
             "altcha",
             "altcha must be the proof-of-work payload the widget produces",
-        )),
+        )
+    };
+    let body: JoinBody = body::decode(body).map_err(|error| match error.field() {
+        Some("altcha") => altcha_error(),
+        _ => error,
+    })?;
+    match body.altcha {
+        Some(payload) if payload.len() > 8 * 1024 => Err(altcha_error()),
+        altcha => Ok(altcha),
     }
 }
 
