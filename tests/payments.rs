@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burst::domain::holds::{HoldEnd, end_hold};
+use burst::domain::holds::{EndHoldOutcome, end_hold};
 use burst::domain::sweeper::sweep;
 use burst::model::reservation::ReservationStatus;
 use burst::store::ledger::ReleaseGuard;
@@ -523,7 +523,7 @@ async fn a_release_from_a_stale_snapshot_still_closes_the_checkout() {
     )
     .await
     .unwrap();
-    assert_eq!(ended, HoldEnd::Released);
+    assert_eq!(ended, EndHoldOutcome::Released);
     assert_eq!(
         env.emulator().session(&session_id).unwrap()["status"],
         "expired",

@@ -514,7 +514,7 @@ async fn raw_post_rate(env: &TestEnv, drop_id: &str, endpoint: &str, management_
         })
         .buffer_unordered(CONCURRENCY)
         .filter(|outcome| {
-            std::future::ready(matches!(outcome, Ok(burst::push::Delivery::Delivered)))
+            std::future::ready(matches!(outcome, Ok(burst::push::PostOutcome::Delivered)))
         })
         .count()
         .await;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use burst::model::reservation::{Allocation, Reservation};
 use burst::store::cache::Caching;
-use burst::store::ledger::ClaimCommit;
+use burst::store::ledger::ClaimOutcome;
 use burst_tests::{Caller, TestEnv, drop_body, dynamodb_local, event_json, herd};
 use chrono::Utc;
 use report::{append_results, dynamodb_local_version, git_commit, percentile, sibling_binary};
@@ -398,7 +398,10 @@ pub async fn raw_transaction_limit(env: &TestEnv) -> Limit {
                 .store
                 .commit_claim(&reservation, 1, None, drop.claim_gate(&[]), now, 0)
                 .await;
-            assert!(matches!(outcome, Ok(ClaimCommit::Committed)), "{outcome:?}");
+            assert!(
+                matches!(outcome, Ok(ClaimOutcome::Committed)),
+                "{outcome:?}"
+            );
             sent.elapsed()
         }
     })

@@ -7,14 +7,15 @@ use std::pin::Pin;
 
 use crate::error::Result;
 
+/// How a post to a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
+pub enum PostOutcome {
     Delivered,
     /// `410 Gone`: the client is no longer connected.
     Gone,
 }
 
-pub type PushFuture<'a> = Pin<Box<dyn Future<Output = Result<Delivery>> + Send + 'a>>;
+pub type PushFuture<'a> = Pin<Box<dyn Future<Output = Result<PostOutcome>> + Send + 'a>>;
 
 pub trait Push: Send + Sync {
     fn post<'a>(&'a self, connection_id: &'a str, data: &'a [u8]) -> PushFuture<'a>;
@@ -51,13 +52,13 @@ impl Push for ApiGatewayPush {
                 .send()
                 .await;
             match sent {
-                Ok(_) => Ok(Delivery::Delivered),
+                Ok(_) => Ok(PostOutcome::Delivered),
                 Err(err)
                     if err
                         .as_service_error()
                         .is_some_and(|e| e.is_gone_exception()) =>
                 {
-                    Ok(Delivery::Gone)
+                    Ok(PostOutcome::Gone)
                 }
                 Err(err) => Err(crate::error::ApiError::Store(
                     crate::error::StoreError::Sdk(Box::new(err)),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::domain::body;
-use crate::domain::holds::{Budget, HoldEnd, SweepMode, end_hold, release_overdue};
+use crate::domain::holds::{Budget, EndHoldOutcome, SweepMode, end_hold, release_overdue};
 use crate::domain::limits::{self, Gate};
 use crate::domain::queue::{self, Count};
 use crate::domain::retry::{Again, Retry};
@@ -22,7 +22,7 @@ use crate::model::ids;
 use crate::model::queue::TicketStatus;
 use crate::model::requester::Requester;
 use crate::model::reservation::{Reservation, ReservationStatus, ReservationView, allocate};
-use crate::store::ledger::{AdmittedTicket, ClaimCommit, ReleaseGuard};
+use crate::store::ledger::{AdmittedTicket, ClaimOutcome, ReleaseGuard};
 
 /// A shard refusing means another claim took its units between our read and our write: progress
 /// for the drop as a whole. The cap only guards against a bug turning that into a spin.
@@ -107,12 +107,12 @@ pub async fn claim(
             )
             .await?
         {
-            ClaimCommit::Committed => {
+            ClaimOutcome::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %drop.id, quantity,
                         shards = ?reservation.allocations, "claim committed");
                 return Ok(reservation.view(now));
             }
-            ClaimCommit::LimitReached {
+            ClaimOutcome::LimitReached {
                 last_reservation_id,
             } => {
                 // A hold past its window no longer counts, swept or not: return it and retry
@@ -133,7 +133,7 @@ pub async fn claim(
                         now,
                     )
                     .await?;
-                    if ended == HoldEnd::Released {
+                    if ended == EndHoldOutcome::Released {
                         retry.again(Again::Changed).await?;
                         continue;
                     }
@@ -144,20 +144,20 @@ pub async fn claim(
             }
             // Another claim took the shard's units between our read and our write: progress
             // for the drop as a whole.
-            ClaimCommit::ShardRefused => retry.again(Again::Changed).await?,
-            ClaimCommit::TicketRefused {
+            ClaimOutcome::ShardRefused => retry.again(Again::Changed).await?,
+            ClaimOutcome::TicketRefused {
                 status: Some(TicketStatus::Claimed),
             } => {
                 return Err(ApiError::AlreadyClaimed {
                     reservation_id: None,
                 });
             }
-            ClaimCommit::TicketRefused { status } => {
+            ClaimOutcome::TicketRefused { status } => {
                 tracing::info!(drop_id = %drop.id, ?status, "admission refused by the ticket");
                 queue::count(app, &drop.id, &[Count::ClaimAdmissionInvalid]).await;
                 return Err(ApiError::AdmissionInvalid);
             }
-            ClaimCommit::Contended => retry.again(Again::Contended).await?,
+            ClaimOutcome::Contended => retry.again(Again::Contended).await?,
         }
     }
 }

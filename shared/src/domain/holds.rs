@@ -17,8 +17,8 @@ use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result, chain};
 use crate::model::drop::{DropSpec, Shard};
 use crate::model::reservation::{Reservation, ReservationStatus};
-use crate::payments::SessionEnd;
-use crate::store::ledger::{Commit, ReleaseGuard};
+use crate::payments::EndCheckoutOutcome;
+use crate::store::ledger::{CommitOutcome, ReleaseGuard};
 
 /// Holds read per query of a shard's expiry index.
 const PAGE: i32 = 100;
@@ -130,9 +130,9 @@ pub async fn release_overdue(
                 )
                 .await
                 {
-                    Ok(HoldEnd::Released) => release.released += 1,
-                    Ok(HoldEnd::AlreadyEnded) => {}
-                    Ok(HoldEnd::PaymentInFlight) => release.paying.push(hold),
+                    Ok(EndHoldOutcome::Released) => release.released += 1,
+                    Ok(EndHoldOutcome::AlreadyEnded) => {}
+                    Ok(EndHoldOutcome::PaymentInFlight) => release.paying.push(hold),
                     // One hold whose checkout Stripe could not close must not stop the others;
                     // the next pass tries it again.
                     Err(error) => {
@@ -161,8 +161,9 @@ pub async fn release_overdue(
     Ok(release)
 }
 
+/// How ending a hold ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldEnd {
+pub enum EndHoldOutcome {
     /// This call returned the units.
     Released,
     /// The hold had already ended; nothing was written.
@@ -180,30 +181,30 @@ pub async fn end_hold(
     to: ReservationStatus,
     guard: ReleaseGuard,
     now: DateTime<Utc>,
-) -> Result<HoldEnd> {
+) -> Result<EndHoldOutcome> {
     let mut current = reservation.clone();
     // A snapshot (say, from the hold index) may predate a checkout started since; the release
     // then refuses and the hold is read again, this time with its session.
     for _ in 0..3 {
         if current.status != ReservationStatus::Held {
-            return Ok(HoldEnd::AlreadyEnded);
+            return Ok(EndHoldOutcome::AlreadyEnded);
         }
         if let Some(session_id) = &current.checkout_session_id {
             let gateway = app.payments.as_ref().ok_or(ApiError::PaymentsUnavailable)?;
-            if gateway.end_checkout(session_id).await? == SessionEnd::Completed {
+            if gateway.end_checkout(session_id).await? == EndCheckoutOutcome::Completed {
                 tracing::info!(reservation_id = %current.id, session_id, "checkout completed; hold left for the webhook");
-                return Ok(HoldEnd::PaymentInFlight);
+                return Ok(EndHoldOutcome::PaymentInFlight);
             }
         }
         if return_units(app, &current, ReservationStatus::Held, to, guard, now).await? {
-            return Ok(HoldEnd::Released);
+            return Ok(EndHoldOutcome::Released);
         }
         match app.store.reservation(&current.id).await? {
             Some(fresh) => current = fresh,
-            None => return Ok(HoldEnd::AlreadyEnded),
+            None => return Ok(EndHoldOutcome::AlreadyEnded),
         }
     }
-    Ok(HoldEnd::AlreadyEnded)
+    Ok(EndHoldOutcome::AlreadyEnded)
 }
 
 /// Moves a reservation from `from` to `to` and its units back to `available`, retrying
@@ -224,12 +225,12 @@ pub async fn return_units(
             .commit_release(reservation, from, to, guard, now)
             .await?
         {
-            Commit::Committed => {
+            CommitOutcome::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %reservation.drop_id,
                     from = from.as_str(), to = to.as_str(), units = reservation.quantity, "units returned");
                 return Ok(true);
             }
-            Commit::Contended => retry.again(Again::Contended).await?,
+            CommitOutcome::Contended => retry.again(Again::Contended).await?,
             _ => return Ok(false),
         }
     }

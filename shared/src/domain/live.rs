@@ -23,7 +23,7 @@ use crate::model::drop::{DropStatus, UnitCounts};
 use crate::model::ids;
 use crate::model::queue::{QueueState, Ticket, TicketStatus};
 use crate::model::reservation::{Reservation, ReservationStatus};
-use crate::push::{Delivery, Push};
+use crate::push::{PostOutcome, Push};
 
 /// `{"type": "drop", …}`: a drop's public numbers.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -332,7 +332,7 @@ pub async fn fan_out(
         }
     }
     report.posts = deliveries.len();
-    let outcomes: Vec<(String, Result<Delivery>)> = stream::iter(deliveries)
+    let outcomes: Vec<(String, Result<PostOutcome>)> = stream::iter(deliveries)
         .map(|(connection, bytes)| async move {
             let delivered = push.post(&connection, &bytes).await;
             (connection, delivered)
@@ -343,8 +343,8 @@ pub async fn fan_out(
     let mut gone = BTreeSet::new();
     for (connection, outcome) in outcomes {
         match outcome {
-            Ok(Delivery::Delivered) => {}
-            Ok(Delivery::Gone) => {
+            Ok(PostOutcome::Delivered) => {}
+            Ok(PostOutcome::Gone) => {
                 gone.insert(connection);
             }
             // One unreachable connection never stops the others; the next change tries again.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
-use crate::domain::holds::{HoldEnd, end_hold};
+use crate::domain::holds::{EndHoldOutcome, end_hold};
 use crate::error::{ApiError, Result};
 use crate::model::reservation::{Reservation, ReservationStatus, ReservationView};
 use crate::store::ledger::ReleaseGuard;
@@ -53,7 +53,9 @@ pub async fn release_by_owner(
             } else {
                 (ReservationStatus::Released, ReleaseGuard::Anytime)
             };
-            if end_hold(app, &reservation, status, guard, now).await? == HoldEnd::PaymentInFlight {
+            if end_hold(app, &reservation, status, guard, now).await?
+                == EndHoldOutcome::PaymentInFlight
+            {
                 return Err(ApiError::ReservationNotHeld { status: "paying" });
             }
         }

@@ -20,7 +20,7 @@ use crate::model::order::{Order, OrderStatus};
 use crate::model::reservation::{Allocation, Reservation, ReservationStatus, allocate};
 use crate::payments::events::{ChargeObject, DisputeObject, Event, EventKind, SessionObject};
 use crate::payments::signature;
-use crate::store::ledger::{Commit, ReleaseGuard, SaleSource};
+use crate::store::ledger::{CommitOutcome, ReleaseGuard, SaleSource};
 
 /// Each round re-reads the reservation after another writer moved it; a handful always settles.
 const MAX_ROUNDS: u32 = 16;
@@ -38,6 +38,7 @@ fn is_stripe_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// How a webhook delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookOutcome {
     Processed,
@@ -289,22 +290,22 @@ async fn settle(
             },
         };
         match commit {
-            Commit::Committed => {
+            CommitOutcome::Committed => {
                 tracing::info!(reservation_id = %current.id, session_id = %session.id, "payment settled");
                 // A sale is done; a refund decision goes on to the refund (read on the next round).
             }
-            Commit::LimitReached => {
+            CommitOutcome::LimitReached => {
                 let order = refunding_order(&current, session, RefundReason::PerUserLimit, now);
                 app.store
                     .commit_refund_decision(&current, None, &order, now)
                     .await?;
                 retry.again(Again::Changed).await?;
             }
-            Commit::Contended => retry.again(Again::Contended).await?,
+            CommitOutcome::Contended => retry.again(Again::Contended).await?,
             // Somebody else decided first, or the hold moved: read again and follow.
-            Commit::OrderExists | Commit::StateChanged | Commit::ShardRefused => {
-                retry.again(Again::Changed).await?
-            }
+            CommitOutcome::OrderExists
+            | CommitOutcome::StateChanged
+            | CommitOutcome::ShardRefused => retry.again(Again::Changed).await?,
         }
     }
 }
@@ -401,8 +402,8 @@ async fn mark_pending(
             .commit_payment_pending(reservation, &order, now)
             .await?
         {
-            Commit::Contended => retry.again(Again::Contended).await?,
-            Commit::Committed => {
+            CommitOutcome::Contended => retry.again(Again::Contended).await?,
+            CommitOutcome::Committed => {
                 tracing::info!(reservation_id = %reservation.id, "payment pending; units stay held");
                 return Ok(());
             }

@@ -43,8 +43,9 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// How ending a Checkout Session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
+pub enum EndCheckoutOutcome {
     /// The session is (now) expired: nobody can pay it any more.
     Expired,
     /// The shopper finished checkout first: the webhook decides the hold's fate.
@@ -60,7 +61,7 @@ pub trait PaymentGateway: Send + Sync {
         request: &'a CheckoutRequest,
     ) -> GatewayFuture<'a, CheckoutSession>;
     /// Ends a session so it can no longer be paid, or reports that it was completed first.
-    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionEnd>;
+    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, EndCheckoutOutcome>;
     /// The session as Stripe has it now (for settling a payment whose webhook never came).
     fn retrieve_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionObject>;
     /// Refunds a session's payment in full under `idempotency_key`; the refund's id.

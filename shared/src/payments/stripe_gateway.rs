@@ -22,7 +22,8 @@ use serde::de::DeserializeOwned;
 
 use super::events::SessionObject;
 use super::{
-    CheckoutRequest, CheckoutSession, GatewayFuture, PaymentGateway, SessionEnd, StripeConfig,
+    CheckoutRequest, CheckoutSession, EndCheckoutOutcome, GatewayFuture, PaymentGateway,
+    StripeConfig,
 };
 use crate::error::{PaymentError, Result};
 
@@ -143,19 +144,19 @@ impl StripeGateway {
 
     /// Stripe refuses to expire a session that is not open; then its status says whether the
     /// shopper completed it.
-    async fn end(&self, session_id: &str) -> Result<SessionEnd> {
+    async fn end(&self, session_id: &str) -> Result<EndCheckoutOutcome> {
         let path = format!("/v1/checkout/sessions/{session_id}/expire");
         let expired = self
             .send::<SessionObject>(Method::POST, &path, &[], None)
             .await;
         if expired.is_ok() {
-            return Ok(SessionEnd::Expired);
+            return Ok(EndCheckoutOutcome::Expired);
         }
         let session = self.retrieve(session_id).await?;
         match session.status.as_deref() {
-            Some("complete") => Ok(SessionEnd::Completed),
-            Some("expired") => Ok(SessionEnd::Expired),
-            _ => expired.map(|_| SessionEnd::Expired),
+            Some("complete") => Ok(EndCheckoutOutcome::Completed),
+            Some("expired") => Ok(EndCheckoutOutcome::Expired),
+            _ => expired.map(|_| EndCheckoutOutcome::Expired),
         }
     }
 
@@ -250,7 +251,7 @@ impl PaymentGateway for StripeGateway {
         Box::pin(self.create(request))
     }
 
-    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, SessionEnd> {
+    fn end_checkout<'a>(&'a self, session_id: &'a str) -> GatewayFuture<'a, EndCheckoutOutcome> {
         Box::pin(self.end(session_id))
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};
 
-use super::transaction::{Role, Sent, Transaction, UpdateAction};
+use super::transaction::{Role, TransactOutcome, Transaction, UpdateAction};
 use super::{Page, PageKey, Store, decode, decode_each, encode, keys, n, s};
 use crate::error::Result;
 use crate::model::drop::{AdminEvent, DropSpec, Shard};
@@ -164,15 +164,15 @@ impl Store {
         }
         replace.push(Role::Drop, self.put_new(event_item(event)?)?);
         match self.transact(replace, None).await? {
-            Sent::Committed => {
+            TransactOutcome::Committed => {
                 self.drops.forget(&drop.id);
                 Ok(true)
             }
-            Sent::Refused {
+            TransactOutcome::Refused {
                 role: Role::Drop, ..
             }
-            | Sent::Contended => Ok(false),
-            Sent::Refused { role, reasons, .. } => {
+            | TransactOutcome::Contended => Ok(false),
+            TransactOutcome::Refused { role, reasons, .. } => {
                 Err(super::transaction::refused("edit drop", role, &reasons))
             }
         }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::queue::ticket_status_in;
-use super::transaction::{Role, Sent, Transaction, UpdateAction, refused};
+use super::transaction::{Role, TransactOutcome, Transaction, UpdateAction, refused};
 use super::{Item, RETENTION_SECONDS, Store, encode, keys, n, s};
 use crate::error::Result;
 use crate::model::drop::ClaimGate;
@@ -20,7 +20,7 @@ use crate::model::reservation::{Allocation, Reservation, ReservationStatus};
 
 /// How a claim transaction ended.
 #[derive(Debug)]
-pub enum ClaimCommit {
+pub enum ClaimOutcome {
     Committed,
     /// The shopper's claim record refused: held + bought + quantity would pass the limit.
     LimitReached {
@@ -42,9 +42,9 @@ pub struct AdmittedTicket {
     pub admitted_at: DateTime<Utc>,
 }
 
-/// How any other transaction ended.
+/// How any other transaction of the ledger (`commit_release`, `commit_sale`, …) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
+pub enum CommitOutcome {
     Committed,
     /// The reservation was no longer as read: in another state, not yet expired (for an overdue
     /// release), or given a Checkout Session since. Nothing was written.
@@ -140,7 +140,7 @@ impl Store {
         gate: ClaimGate,
         now: DateTime<Utc>,
         attempt: u32,
-    ) -> Result<ClaimCommit> {
+    ) -> Result<ClaimOutcome> {
         let quantity = i64::from(reservation.quantity);
         let claim_record = UpdateAction::new(
             keys::claim_record_key(&reservation.shopper, &reservation.drop_id),
@@ -213,30 +213,30 @@ impl Store {
         // The token makes the SDK's own network retries of this exact attempt idempotent.
         let token = format!("{}-{attempt}", reservation.id);
         match self.transact(claim, Some(token)).await? {
-            Sent::Committed => Ok(ClaimCommit::Committed),
-            Sent::Contended => Ok(ClaimCommit::Contended),
-            Sent::Refused {
+            TransactOutcome::Committed => Ok(ClaimOutcome::Committed),
+            TransactOutcome::Contended => Ok(ClaimOutcome::Contended),
+            TransactOutcome::Refused {
                 role: Role::ClaimRecord,
                 reason,
                 ..
-            } => Ok(ClaimCommit::LimitReached {
+            } => Ok(ClaimOutcome::LimitReached {
                 last_reservation_id: reason
                     .item()
                     .and_then(|item| item.get("last_reservation_id"))
                     .and_then(|value| value.as_s().ok())
                     .cloned(),
             }),
-            Sent::Refused {
+            TransactOutcome::Refused {
                 role: Role::Shard, ..
-            } => Ok(ClaimCommit::ShardRefused),
-            Sent::Refused {
+            } => Ok(ClaimOutcome::ShardRefused),
+            TransactOutcome::Refused {
                 role: Role::Ticket,
                 reason,
                 ..
-            } => Ok(ClaimCommit::TicketRefused {
+            } => Ok(ClaimOutcome::TicketRefused {
                 status: ticket_status_in(reason.item()),
             }),
-            Sent::Refused { role, reasons, .. } => Err(refused("claim", role, &reasons)),
+            TransactOutcome::Refused { role, reasons, .. } => Err(refused("claim", role, &reasons)),
         }
     }
 
@@ -250,7 +250,7 @@ impl Store {
         to: ReservationStatus,
         guard: ReleaseGuard,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<CommitOutcome> {
         let mut condition = vec!["#status = :from"];
         // Seen without a Checkout Session: refuse if one was stored since, so the caller closes it
         // at Stripe before the units go back.
@@ -286,7 +286,7 @@ impl Store {
         // state: the ledger is broken somewhere, and `outcome_of` refuses loudly.
         let sent = self.transact(release, None).await?;
         outcome_of(sent, "release", |role| {
-            (role == Role::Reservation).then_some(Commit::StateChanged)
+            (role == Role::Reservation).then_some(CommitOutcome::StateChanged)
         })
     }
 
@@ -336,7 +336,7 @@ impl Store {
         source: SaleSource,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<CommitOutcome> {
         let quantity = i64::from(reservation.quantity);
         let allocations_value = serde_dynamo::to_attribute_value(allocations)?;
         let sell = transition(reservation, from, ReservationStatus::Paid, now)
@@ -383,10 +383,10 @@ impl Store {
         let reclaim = matches!(source, SaleSource::Reclaim { .. });
         let sent = self.transact(sale, None).await?;
         outcome_of(sent, "sale", |role| match role {
-            Role::Reservation => Some(Commit::StateChanged),
-            Role::Order => Some(Commit::OrderExists),
-            Role::ClaimRecord if reclaim => Some(Commit::LimitReached),
-            Role::Shard if reclaim => Some(Commit::ShardRefused),
+            Role::Reservation => Some(CommitOutcome::StateChanged),
+            Role::Order => Some(CommitOutcome::OrderExists),
+            Role::ClaimRecord if reclaim => Some(CommitOutcome::LimitReached),
+            Role::Shard if reclaim => Some(CommitOutcome::ShardRefused),
             _ => None,
         })
     }
@@ -398,7 +398,7 @@ impl Store {
         reservation: &Reservation,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<CommitOutcome> {
         let first_shard = reservation.allocations.first().map_or(0, |a| a.shard);
         let (pending_pk, pending_sk) =
             keys::pending_index_key(&reservation.drop_id, first_shard, &reservation.id);
@@ -420,8 +420,8 @@ impl Store {
         self.link_payment(&mut park, order)?;
         let sent = self.transact(park, None).await?;
         outcome_of(sent, "payment pending", |role| match role {
-            Role::Reservation => Some(Commit::StateChanged),
-            Role::Order => Some(Commit::OrderExists),
+            Role::Reservation => Some(CommitOutcome::StateChanged),
+            Role::Order => Some(CommitOutcome::OrderExists),
             _ => None,
         })
     }
@@ -437,7 +437,7 @@ impl Store {
         hold_from: Option<ReservationStatus>,
         order: &Order,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<CommitOutcome> {
         let mut order_item = encode(order, keys::order_key(&order.shopper, &order.id))?;
         let (index_pk, index_sk) = keys::refunding_index_key(&order.drop_id, &order.id);
         order_item.insert(keys::GSI1_PK.into(), s(index_pk));
@@ -455,8 +455,8 @@ impl Store {
         }
         let sent = self.transact(decide, None).await?;
         outcome_of(sent, "refund decision", |role| match role {
-            Role::Order => Some(Commit::OrderExists),
-            Role::Reservation => Some(Commit::StateChanged),
+            Role::Order => Some(CommitOutcome::OrderExists),
+            Role::Reservation => Some(CommitOutcome::StateChanged),
             _ => None,
         })
     }
@@ -495,14 +495,14 @@ impl Store {
 /// What a non-claim transaction's outcome means: `refused` names the outcome of a refusal by an
 /// action of that role; a refusal it does not expect is an error.
 fn outcome_of(
-    sent: Sent,
+    sent: TransactOutcome,
     transaction: &'static str,
-    refused: impl FnOnce(Role) -> Option<Commit>,
-) -> Result<Commit> {
+    refused: impl FnOnce(Role) -> Option<CommitOutcome>,
+) -> Result<CommitOutcome> {
     match sent {
-        Sent::Committed => Ok(Commit::Committed),
-        Sent::Contended => Ok(Commit::Contended),
-        Sent::Refused { role, reasons, .. } => {
+        TransactOutcome::Committed => Ok(CommitOutcome::Committed),
+        TransactOutcome::Contended => Ok(CommitOutcome::Contended),
+        TransactOutcome::Refused { role, reasons, .. } => {
             refused(role).ok_or_else(|| self::refused(transaction, role, &reasons))
         }
     }

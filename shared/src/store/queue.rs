@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::cache::QueueLine;
-use super::transaction::{Role, Sent, Transaction};
+use super::transaction::{Role, TransactOutcome, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
 use crate::error::{ApiError, Result};
 use crate::model::drop::{DropSpec, UnitCounts};
@@ -20,7 +20,7 @@ use crate::model::queue::{Member, OrderChunk, OrderIndex, QueueState, Ticket, Ti
 
 /// How a join's write ended.
 #[derive(Debug)]
-pub enum JoinWrite {
+pub enum JoinOutcome {
     Created,
     /// The shopper already has a ticket for this drop.
     Exists,
@@ -30,7 +30,7 @@ pub enum JoinWrite {
 impl Store {
     /// Writes a new ticket and its member item in one transaction; a second ticket for the same
     /// shopper and drop is refused by the ticket's key.
-    pub async fn put_ticket(&self, ticket: &Ticket) -> Result<JoinWrite> {
+    pub async fn put_ticket(&self, ticket: &Ticket) -> Result<JoinOutcome> {
         let mut ticket_item = encode(ticket, keys::ticket_key(&ticket.shopper, &ticket.drop_id))?;
         ticket_item.insert(
             keys::TTL.into(),
@@ -56,9 +56,9 @@ impl Store {
         join.push(Role::Ticket, self.put_new(ticket_item)?);
         join.push(Role::Member, self.put_new(encode(&member, member_key)?)?);
         Ok(match self.transact(join, None).await? {
-            Sent::Committed => JoinWrite::Created,
-            Sent::Contended => JoinWrite::Contended,
-            Sent::Refused { .. } => JoinWrite::Exists,
+            TransactOutcome::Committed => JoinOutcome::Created,
+            TransactOutcome::Contended => JoinOutcome::Contended,
+            TransactOutcome::Refused { .. } => JoinOutcome::Exists,
         })
     }
 

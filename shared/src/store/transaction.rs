@@ -1,7 +1,7 @@
 //! The transaction machinery: a `TransactWriteItems` built action by action, each action with
 //! the role of the item it writes, and sent so that a cancellation comes back decoded by role
-//! (`Sent`), never by position. The business transactions that use it are in `ledger`, `drops`
-//! and `queue`.
+//! (`TransactOutcome`), never by position. The business transactions that use it are in
+//! `ledger`, `drops` and `queue`.
 
 use std::collections::HashMap;
 
@@ -56,8 +56,8 @@ impl Transaction {
     }
 }
 
-/// What DynamoDB did with a transaction.
-pub(super) enum Sent {
+/// How a transaction ended: what DynamoDB did with it.
+pub(super) enum TransactOutcome {
     Committed,
     /// Cancelled by contention: another transaction held one of its items, or the partition
     /// was throttled. Retried with backoff.
@@ -141,7 +141,7 @@ impl Store {
         &self,
         transaction: Transaction,
         token: Option<String>,
-    ) -> Result<Sent> {
+    ) -> Result<TransactOutcome> {
         let sent = self
             .client
             .transact_write_items()
@@ -150,14 +150,14 @@ impl Store {
             .send()
             .await;
         let reasons = match sent {
-            Ok(_) => return Ok(Sent::Committed),
+            Ok(_) => return Ok(TransactOutcome::Committed),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     cancelled.cancellation_reasons().to_vec()
                 }
                 // The same token is still being applied by an earlier try of this attempt.
                 Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    return Ok(Sent::Contended);
+                    return Ok(TransactOutcome::Contended);
                 }
                 _ => return Err(err.into()),
             },
@@ -168,13 +168,13 @@ impl Store {
             })
         });
         if contended {
-            return Ok(Sent::Contended);
+            return Ok(TransactOutcome::Contended);
         }
         match reasons
             .iter()
             .position(|reason| reason.code() == Some("ConditionalCheckFailed"))
         {
-            Some(index) => Ok(Sent::Refused {
+            Some(index) => Ok(TransactOutcome::Refused {
                 role: transaction.roles[index],
                 reason: reasons[index].clone(),
                 reasons,
@@ -193,9 +193,9 @@ impl Store {
     pub(super) async fn transact_all(&self, transaction: Transaction) -> Result<()> {
         let name = transaction.name;
         match self.transact(transaction, None).await? {
-            Sent::Committed => Ok(()),
-            Sent::Contended => Err(ApiError::Busy),
-            Sent::Refused { role, reasons, .. } => Err(refused(name, role, &reasons)),
+            TransactOutcome::Committed => Ok(()),
+            TransactOutcome::Contended => Err(ApiError::Busy),
+            TransactOutcome::Refused { role, reasons, .. } => Err(refused(name, role, &reasons)),
         }
     }
 

@@ -34,7 +34,7 @@ use crate::model::pow;
 use crate::model::queue::{Phase, Ticket, TicketStatus};
 use crate::model::requester::Requester;
 use crate::store::keys::QUEUE_STRIPES;
-use crate::store::queue::JoinWrite;
+use crate::store::queue::JoinOutcome;
 use ticket::TicketView;
 
 /// `GET /drops/{id}/queue`: the same for everyone, cached at the edge for a second.
@@ -210,10 +210,10 @@ pub async fn join(
     let mut retry = Retry::new("join", 0);
     loop {
         match app.store.put_ticket(&ticket).await? {
-            JoinWrite::Created => break,
-            JoinWrite::Contended => retry.again(Again::Contended).await?,
+            JoinOutcome::Created => break,
+            JoinOutcome::Contended => retry.again(Again::Contended).await?,
             // A parallel join of the same shopper got there first: theirs is the ticket.
-            JoinWrite::Exists => {
+            JoinOutcome::Exists => {
                 count(app, &drop.id, &[Count::JoinReceived, Count::OneTicket]).await;
                 let existing = app
                     .store
