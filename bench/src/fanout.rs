@@ -174,6 +174,8 @@ fn raise_descriptor_limit() -> u64 {
     }
 }
 
+/// The scenario, phase by phase: the chain, the sockets, a few claims one at a time, the herd,
+/// the settling, the report.
 pub async fn run() {
     let descriptors = raise_descriptor_limit();
     assert!(
@@ -181,40 +183,137 @@ pub async fn run() {
         "{WATCHERS} sockets need more file descriptors than the limit {descriptors}: `ulimit -n 4096`"
     );
     let started_at = Utc::now();
-    let port = dynamodb_local::start_own();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let env = Arc::new(TestEnv::builder().endpoint(&endpoint).build().await);
-    let drop_id = id_of(&env.create_drop(drop_body(UNITS + PROBES, json!({}))).await);
+    let chain = Chain::start().await;
+    let opened = open_sockets(&chain).await;
+    let readers = Readers::spawn(opened.sockets).await;
 
-    let ws = listen(0).await.expect("a port for the gateway");
-    let management = listen(0).await.expect("a port for @connections");
-    let ws_url = format!("ws://{}", ws.local_addr().expect("bound"));
-    let management_url = format!("http://{}", management.local_addr().expect("bound"));
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    let invoker: Arc<dyn Invoker> = Arc::new(InProcess {
-        app: env.app.clone(),
-        push: ApiGatewayPush::new(&sdk_config(&endpoint), &management_url),
-        batches: batches.clone(),
-    });
-    let gateway = Gateway::new(invoker.clone(), Routes::default());
-    gateway.serve(ws, management);
-    let pump = Pump::for_table(
-        &sdk_config(&endpoint),
-        env.app.store.table(),
-        invoker,
-        "fan-out",
+    // Whatever the connects and subscribes put on the stream is fanned out before the probes.
+    quiet(&chain.batches, Duration::from_secs(1)).await;
+    let before_probes = chain.batches.lock().unwrap().len();
+    let probes = probe_claims(&chain, &readers).await;
+    quiet(&chain.batches, Duration::from_secs(1)).await;
+    let before_herd = chain.batches.lock().unwrap().len();
+    let herd = herd_claims(&chain).await;
+
+    // Every socket should come to show the final numbers.
+    let final_available = i64::from(UNITS) - herd.committed.len() as i64;
+    all_show(&readers.last_available, final_available, SETTLE).await;
+    quiet(&chain.batches, Duration::from_secs(1)).await;
+    let settled = herd.last_commit.elapsed();
+    let at_final = readers
+        .last_available
+        .iter()
+        .filter(|a| a.load(Ordering::Relaxed) == final_available)
+        .count();
+    let raw_posts = raw_post_rate(
+        &chain.env,
+        &chain.drop_id,
+        &chain.endpoint,
+        &chain.management_url,
     )
-    .await
-    .expect("the table's stream");
-    let pump = tokio::spawn(pump.run());
-    // The pump reads from now on: let it take its iterators first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    .await;
+    let (received, sockets, duplicates) = readers.stop().await;
+    chain.pump.abort();
 
-    // Connect, then subscribe, `CONCURRENCY` at a time.
+    let batches = std::mem::take(&mut *chain.batches.lock().unwrap());
+    let probe = Figures::compute(&batches[before_probes..before_herd], &probes, &received);
+    let herd_batches = &batches[before_herd..];
+    let figures = Figures::compute(herd_batches, &herd.committed, &received);
+    let report_text = report(Report {
+        started_at,
+        opened: &opened.timings,
+        probe: &probe,
+        herd: &herd,
+        herd_batches: herd_batches.len(),
+        figures: &figures,
+        duplicates,
+        raw_posts,
+        at_final,
+        final_available,
+        settled,
+    });
+    println!("{report_text}");
+    append_results(&report_text);
+    close(sockets).await;
+}
+
+/// The local chain: a DynamoDB Local of its own with the drop, the gateway (WebSocket and
+/// `@connections` ports) and the stream's pump, the functions in-process.
+struct Chain {
+    env: Arc<TestEnv>,
+    drop_id: String,
+    endpoint: String,
+    ws_url: String,
+    management_url: String,
+    gateway: Arc<Gateway>,
+    batches: Arc<Mutex<Vec<Batch>>>,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl Chain {
+    async fn start() -> Self {
+        let port = dynamodb_local::start_own();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let env = Arc::new(TestEnv::builder().endpoint(&endpoint).build().await);
+        let drop_id = id_of(&env.create_drop(drop_body(UNITS + PROBES, json!({}))).await);
+
+        let ws = listen(0).await.expect("a port for the gateway");
+        let management = listen(0).await.expect("a port for @connections");
+        let ws_url = format!("ws://{}", ws.local_addr().expect("bound"));
+        let management_url = format!("http://{}", management.local_addr().expect("bound"));
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let invoker: Arc<dyn Invoker> = Arc::new(InProcess {
+            app: env.app.clone(),
+            push: ApiGatewayPush::new(&sdk_config(&endpoint), &management_url),
+            batches: batches.clone(),
+        });
+        let gateway = Gateway::new(invoker.clone(), Routes::default());
+        gateway.serve(ws, management);
+        let pump = Pump::for_table(
+            &sdk_config(&endpoint),
+            env.app.store.table(),
+            invoker,
+            "fan-out",
+        )
+        .await
+        .expect("the table's stream");
+        let pump = tokio::spawn(pump.run());
+        // The pump reads from now on: let it take its iterators first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Self {
+            env,
+            drop_id,
+            endpoint,
+            ws_url,
+            management_url,
+            gateway,
+            batches,
+            pump,
+        }
+    }
+}
+
+/// How long opening and subscribing the sockets took.
+struct OpenTimings {
+    connect_wall: Duration,
+    /// Sorted.
+    connect_times: Vec<Duration>,
+    subscribe_wall: Duration,
+    /// Sorted.
+    subscribe_times: Vec<Duration>,
+}
+
+struct Opened {
+    sockets: Vec<Socket>,
+    timings: OpenTimings,
+}
+
+/// Connects every socket, then subscribes each to the drop, `CONCURRENCY` at a time.
+async fn open_sockets(chain: &Chain) -> Opened {
     println!("fanout: {WATCHERS} sockets connect and subscribe ...");
     let connect_started = Instant::now();
     let opened = herd(WATCHERS, CONCURRENCY, |_| {
-        let url = ws_url.clone();
+        let url = chain.ws_url.clone();
         async move {
             let sent = Instant::now();
             let socket = connect_async(url).await.expect("connected").0;
@@ -225,7 +324,7 @@ pub async fn run() {
     let connect_wall = connect_started.elapsed();
     let mut connect_times: Vec<Duration> = opened.iter().map(|(_, took)| *took).collect();
     connect_times.sort();
-    assert_eq!(gateway.connection_count(), WATCHERS);
+    assert_eq!(chain.gateway.connection_count(), WATCHERS);
 
     let sockets: Vec<Arc<tokio::sync::Mutex<Option<Socket>>>> = opened
         .into_iter()
@@ -234,7 +333,7 @@ pub async fn run() {
     let subscribe_started = Instant::now();
     let mut subscribe_times = herd(WATCHERS, CONCURRENCY, |i| {
         let socket = sockets[i].clone();
-        let drop_id = drop_id.clone();
+        let drop_id = chain.drop_id.clone();
         async move {
             let mut guard = socket.lock().await;
             let socket = guard.as_mut().expect("a socket");
@@ -256,60 +355,108 @@ pub async fn run() {
     .await;
     let subscribe_wall = subscribe_started.elapsed();
     subscribe_times.sort();
+    let mut open = Vec::with_capacity(WATCHERS);
+    for socket in sockets {
+        open.push(socket.lock().await.take().expect("a socket"));
+    }
+    Opened {
+        sockets: open,
+        timings: OpenTimings {
+            connect_wall,
+            connect_times,
+            subscribe_wall,
+            subscribe_times,
+        },
+    }
+}
 
-    // Readers: every socket records each `drop` message and the last `available` it saw.
-    let (stop, stopped) = watch::channel(false);
-    let last_available: Arc<Vec<AtomicI64>> = Arc::new(
-        (0..WATCHERS)
-            .map(|_| AtomicI64::new(i64::from(UNITS + PROBES)))
-            .collect(),
-    );
-    let duplicates = Arc::new(AtomicUsize::new(0));
-    let mut readers = Vec::with_capacity(WATCHERS);
-    for (i, socket) in sockets.iter().enumerate() {
-        let mut socket = socket.lock().await.take().expect("a socket");
-        let mut stopped = stopped.clone();
-        let last_available = last_available.clone();
-        let duplicates = duplicates.clone();
-        readers.push(tokio::spawn(async move {
-            let mut received: Vec<Received> = Vec::new();
-            let mut seen = HashSet::new();
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    frame = socket.next() => {
-                        let Some(Ok(Message::Text(text))) = frame else { break };
-                        let now = Instant::now();
-                        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                        if value["type"] != "drop" {
-                            continue;
+/// Every socket's reader: it records each `drop` message and the last `available` it saw.
+struct Readers {
+    stop: watch::Sender<bool>,
+    last_available: Arc<Vec<AtomicI64>>,
+    duplicates: Arc<AtomicUsize>,
+    handles: Vec<tokio::task::JoinHandle<(Vec<Received>, Socket)>>,
+}
+
+impl Readers {
+    async fn spawn(sockets: Vec<Socket>) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let last_available: Arc<Vec<AtomicI64>> = Arc::new(
+            (0..WATCHERS)
+                .map(|_| AtomicI64::new(i64::from(UNITS + PROBES)))
+                .collect(),
+        );
+        let duplicates = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::with_capacity(WATCHERS);
+        for (i, mut socket) in sockets.into_iter().enumerate() {
+            let mut stopped = stopped.clone();
+            let last_available = last_available.clone();
+            let duplicates = duplicates.clone();
+            handles.push(tokio::spawn(async move {
+                let mut received: Vec<Received> = Vec::new();
+                let mut seen = HashSet::new();
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        frame = socket.next() => {
+                            let Some(Ok(Message::Text(text))) = frame else { break };
+                            let now = Instant::now();
+                            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                            if value["type"] != "drop" {
+                                continue;
+                            }
+                            let at = serde_json::from_value::<DateTime<Utc>>(value["at"].clone())
+                                .map(nanos)
+                                .unwrap_or(i64::MAX);
+                            if !seen.insert(at) {
+                                duplicates.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if let Some(available) = value["available"].as_i64() {
+                                last_available[i].store(available, Ordering::Relaxed);
+                            }
+                            received.push(Received { at, received: now });
                         }
-                        let at = serde_json::from_value::<DateTime<Utc>>(value["at"].clone())
-                            .map(nanos)
-                            .unwrap_or(i64::MAX);
-                        if !seen.insert(at) {
-                            duplicates.fetch_add(1, Ordering::Relaxed);
-                        }
-                        if let Some(available) = value["available"].as_i64() {
-                            last_available[i].store(available, Ordering::Relaxed);
-                        }
-                        received.push(Received { at, received: now });
                     }
                 }
-            }
-            (received, socket)
-        }));
+                (received, socket)
+            }));
+        }
+        Self {
+            stop,
+            last_available,
+            duplicates,
+            handles,
+        }
     }
 
-    // Whatever the connects and subscribes put on the stream is fanned out before the herd.
-    quiet(&batches, Duration::from_secs(1)).await;
-    let before_probes = batches.lock().unwrap().len();
+    /// Stops every reader: what each socket received, the sockets (still open), and how many
+    /// messages arrived twice.
+    async fn stop(self) -> (Vec<Vec<Received>>, Vec<Socket>, usize) {
+        let _ = self.stop.send(true);
+        let mut received = Vec::with_capacity(WATCHERS);
+        let mut sockets = Vec::with_capacity(WATCHERS);
+        for handle in self.handles {
+            let (messages, socket) = handle.await.expect("a reader");
+            received.push(messages);
+            sockets.push(socket);
+        }
+        (received, sockets, self.duplicates.load(Ordering::Relaxed))
+    }
+}
 
+/// `PROBES` single claims, each after every socket has seen the one before: the chain's latency
+/// with nothing queued.
+async fn probe_claims(chain: &Chain, readers: &Readers) -> Vec<Committed> {
     println!("fanout: {PROBES} single claims, one at a time ...");
     let mut probes = Vec::new();
     for i in 0..PROBES {
-        let reply = env
-            .claim(Caller::Shopper(&format!("probe-{i:02}")), &drop_id, None)
+        let reply = chain
+            .env
+            .claim(
+                Caller::Shopper(&format!("probe-{i:02}")),
+                &chain.drop_id,
+                None,
+            )
             .await;
         let returned = Instant::now();
         assert_eq!(reply.status, 201, "probe claim: {}", reply.body);
@@ -321,18 +468,29 @@ pub async fn run() {
             returned,
         });
         let expected = i64::from(UNITS + PROBES - i - 1);
-        all_show(&last_available, expected, Duration::from_secs(5)).await;
+        all_show(&readers.last_available, expected, Duration::from_secs(5)).await;
         // Off the pump's 250 ms polling rhythm.
         tokio::time::sleep(Duration::from_millis(300 + 37 * u64::from(i))).await;
     }
-    quiet(&batches, Duration::from_secs(1)).await;
-    let before_herd = batches.lock().unwrap().len();
+    probes
+}
 
+/// What the herd's claims came to.
+struct Herd {
+    wall: Duration,
+    last_commit: Instant,
+    committed: Vec<Committed>,
+    sold_out: usize,
+    other: usize,
+}
+
+/// `SHOPPERS` shoppers claim the drop's `UNITS`, `CONCURRENCY` at a time, while the sockets watch.
+async fn herd_claims(chain: &Chain) -> Herd {
     println!("fanout: {SHOPPERS} shoppers claim {UNITS} units while {WATCHERS} sockets watch ...");
     let herd_started = Instant::now();
     let claims = herd(SHOPPERS, CONCURRENCY, |i| {
-        let env = env.clone();
-        let drop_id = drop_id.clone();
+        let env = chain.env.clone();
+        let drop_id = chain.drop_id.clone();
         async move {
             let shopper = format!("fanout-{i:05}");
             let reply = env.claim(Caller::Shopper(&shopper), &drop_id, None).await;
@@ -341,52 +499,62 @@ pub async fn run() {
         }
     })
     .await;
-    let herd_wall = herd_started.elapsed();
-    let last_commit = Instant::now();
-    let mut committed = Vec::new();
-    let mut sold_out = 0;
-    let mut other = 0;
+    let mut herd = Herd {
+        wall: herd_started.elapsed(),
+        last_commit: Instant::now(),
+        committed: Vec::new(),
+        sold_out: 0,
+        other: 0,
+    };
     for (status, body, returned) in claims {
         match status {
-            201 => committed.push(Committed {
+            201 => herd.committed.push(Committed {
                 reservation: body["reservation"]["id"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
                 returned,
             }),
-            409 if body["error"]["code"] == "sold_out" => sold_out += 1,
-            _ => other += 1,
+            409 if body["error"]["code"] == "sold_out" => herd.sold_out += 1,
+            _ => herd.other += 1,
         }
     }
-    let final_available = i64::from(UNITS) - committed.len() as i64;
+    herd
+}
 
-    // Every socket should come to show the final numbers.
-    all_show(&last_available, final_available, SETTLE).await;
-    quiet(&batches, Duration::from_secs(1)).await;
-    let settled = last_commit.elapsed();
-    let at_final = last_available
-        .iter()
-        .filter(|a| a.load(Ordering::Relaxed) == final_available)
-        .count();
-    let raw_posts = raw_post_rate(&env, &drop_id, &endpoint, &management_url).await;
-    let _ = stop.send(true);
-    let mut received = Vec::with_capacity(WATCHERS);
-    let mut open_sockets = Vec::with_capacity(WATCHERS);
-    for reader in readers {
-        let (messages, socket) = reader.await.expect("a reader");
-        received.push(messages);
-        open_sockets.push(socket);
-    }
-    pump.abort();
+/// Everything the report states.
+struct Report<'a> {
+    started_at: DateTime<Utc>,
+    opened: &'a OpenTimings,
+    probe: &'a Figures,
+    herd: &'a Herd,
+    herd_batches: usize,
+    figures: &'a Figures,
+    duplicates: usize,
+    raw_posts: f64,
+    at_final: usize,
+    final_available: i64,
+    settled: Duration,
+}
 
-    let batches = std::mem::take(&mut *batches.lock().unwrap());
-    let probe = Figures::compute(&batches[before_probes..before_herd], &probes, &received);
-    let herd_batches = &batches[before_herd..];
-    let report = Figures::compute(herd_batches, &committed, &received);
+/// The run's section of bench/RESULTS.md.
+fn report(run: Report<'_>) -> String {
+    let Report {
+        started_at,
+        opened,
+        probe,
+        herd,
+        herd_batches,
+        figures: report,
+        duplicates,
+        raw_posts,
+        at_final,
+        final_available,
+        settled,
+    } = run;
+    let committed = &herd.committed;
     let fan_out_posts =
         report.posts as f64 * 1e3 / report.batch_durations.iter().sum::<f64>().max(1.0);
-
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -402,13 +570,13 @@ pub async fn run() {
         ),
         format!(
             "- **connects**: {WATCHERS} sockets opened {CONCURRENCY} at a time in {:.2} s = **{:.0} connects/s** (TCP connect → `101`, which waits for `$connect` and its PutItem: p50 {:.1} ms, p99 {:.1} ms); subscribes {:.0}/s (frame → `subscribed`, p50 {:.1} ms, p99 {:.1} ms)",
-            connect_wall.as_secs_f64(),
-            WATCHERS as f64 / connect_wall.as_secs_f64(),
-            crate::report::percentile(&connect_times, 0.5),
-            crate::report::percentile(&connect_times, 0.99),
-            WATCHERS as f64 / subscribe_wall.as_secs_f64(),
-            crate::report::percentile(&subscribe_times, 0.5),
-            crate::report::percentile(&subscribe_times, 0.99),
+            opened.connect_wall.as_secs_f64(),
+            WATCHERS as f64 / opened.connect_wall.as_secs_f64(),
+            crate::report::percentile(&opened.connect_times, 0.5),
+            crate::report::percentile(&opened.connect_times, 0.99),
+            WATCHERS as f64 / opened.subscribe_wall.as_secs_f64(),
+            crate::report::percentile(&opened.subscribe_times, 0.5),
+            crate::report::percentile(&opened.subscribe_times, 0.99),
         ),
         format!(
             "- **one claim at a time** ({PROBES} claims, each after every socket had seen the last, nothing queued): claim returned → message at the socket **p50 {:.0} ms, p99 {:.0} ms** over {} (claim, socket) pairs; claim returned → batch composed p50 {:.0} ms (the stream and the pump's 250 ms polling), batch composed → socket p50 {:.0} ms, p99 {:.0} ms",
@@ -420,17 +588,19 @@ pub async fn run() {
             quantile(&probe.delivery, 0.99),
         ),
         format!(
-            "- **herd**: {SHOPPERS} shoppers claimed {UNITS} units, {CONCURRENCY} at a time, in {:.2} s ({:.0} claims/s): **{} committed**, {sold_out} sold out, {other} other",
-            herd_wall.as_secs_f64(),
-            SHOPPERS as f64 / herd_wall.as_secs_f64(),
+            "- **herd**: {SHOPPERS} shoppers claimed {UNITS} units, {CONCURRENCY} at a time, in {:.2} s ({:.0} claims/s): **{} committed**, {} sold out, {} other",
+            herd.wall.as_secs_f64(),
+            SHOPPERS as f64 / herd.wall.as_secs_f64(),
             committed.len(),
+            herd.sold_out,
+            herd.other,
         ),
         format!(
             "- **coalescing**: the {} commits reached the fan-out as {} stream records ({} shard changes) in **{} batches**; it composed **{} `drop` messages** (at most {} in one batch: {}) and sent {} posts ({} gone); the sockets received {} `drop` messages ({}–{} per socket, {} duplicates). **Messages per commit {:.3}** (coalescing ratio 1 : {:.1}); one message per commit would have been {} posts",
             committed.len(),
             report.records,
             report.shard_changes,
-            herd_batches.len(),
+            herd_batches,
             report.drop_messages,
             report.max_drop_messages,
             if report.max_drop_messages <= 1 {
@@ -443,7 +613,7 @@ pub async fn run() {
             report.received,
             report.received_min,
             report.received_max,
-            duplicates.load(Ordering::Relaxed),
+            duplicates,
             report.drop_messages as f64 / committed.len().max(1) as f64,
             committed.len() as f64 / report.drop_messages.max(1) as f64,
             committed.len() * WATCHERS,
@@ -474,22 +644,20 @@ pub async fn run() {
         ),
     ];
     lines.push(String::new());
-    let report_text = lines.join("\n");
-    println!("{report_text}");
-    append_results(&report_text);
+    lines.join("\n")
+}
 
-    // Close the sockets (each `$disconnect` removes its connection's items).
-    herd(open_sockets.len(), CONCURRENCY, {
-        let sockets: Vec<_> = open_sockets
-            .into_iter()
-            .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))))
-            .collect();
-        move |i| {
-            let socket = sockets[i].clone();
-            async move {
-                if let Some(mut socket) = socket.lock().await.take() {
-                    let _ = socket.close(None).await;
-                }
+/// Closes the sockets (each `$disconnect` removes its connection's items).
+async fn close(sockets: Vec<Socket>) {
+    let sockets: Vec<_> = sockets
+        .into_iter()
+        .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))))
+        .collect();
+    herd(sockets.len(), CONCURRENCY, move |i| {
+        let socket = sockets[i].clone();
+        async move {
+            if let Some(mut socket) = socket.lock().await.take() {
+                let _ = socket.close(None).await;
             }
         }
     })
