@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use serde::de::IgnoredAny;
 
 use super::{RETENTION_SECONDS, Store, condition_met, decode, keys, n, s};
 use crate::error::Result;
@@ -61,18 +62,12 @@ impl Store {
             .await
     }
 
+    /// Whether the event was applied before (its record exists).
     pub async fn event_processed(&self, event_id: &str) -> Result<bool> {
-        let (pk, sk) = keys::stripe_event_key(event_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .consistent_read(true)
-            .send()
+        let record = self
+            .get::<IgnoredAny>(keys::stripe_event_key(event_id), true)
             .await?;
-        Ok(output.item.is_some())
+        Ok(record.is_some())
     }
 
     /// Marks an event processed; a second delivery finds it. Safe to repeat.
