@@ -82,15 +82,11 @@ async fn a_raffle_of_50_entries_admits_exactly_10_and_unused_wins_pass_on() {
     assert_eq!(report.admitted, 10, "exactly the stock is admitted");
 
     // The published proof recomputes the draw, and the winners are its first ten entries.
-    let proof = env.queue_proof(&id).await.body;
-    let cohort: Vec<String> = serde_json::from_value(proof["cohort"].clone()).unwrap();
+    let proof = env.drawn_order(&id).await;
+    let cohort = proof.cohort;
     assert_eq!(cohort.len(), 50);
-    assert_eq!(proof["cohort_start"], 1);
-    assert!(draw::verify(
-        proof["seed"].as_str().unwrap(),
-        proof["seed_commitment"].as_str().unwrap(),
-        &cohort
-    ));
+    assert_eq!(proof.cohort_start, 1);
+    assert!(draw::verify(&proof.seed, &proof.seed_commitment, &cohort));
     let mut by_position: Vec<(u64, String, Value)> = Vec::new();
     for shopper in &shoppers {
         let ticket = ticket(&env, shopper, &id).await;
@@ -255,16 +251,15 @@ async fn a_queued_drop_draws_and_admits_its_early_cohort_first() {
         (bob["position"].clone(), bob["status"].clone()),
         (json!(3), json!("admitted"))
     );
-    let proof = env.queue_proof(&id).await.body;
-    let early: Vec<String> = serde_json::from_value(proof["early_cohort"].clone()).unwrap();
-    assert_eq!(early.len(), 2);
+    let proof = env.drawn_order(&id).await;
+    assert_eq!(proof.early.len(), 2);
     assert!(draw::verify(
-        proof["seed"].as_str().unwrap(),
-        proof["seed_commitment"].as_str().unwrap(),
-        &early
+        &proof.seed,
+        &proof.seed_commitment,
+        &proof.early
     ));
-    assert_eq!(proof["cohort_start"], 3);
-    assert_eq!(proof["cohort"], json!([bob["id"]]));
+    assert_eq!(proof.cohort_start, 3);
+    assert_eq!(proof.cohort, vec![bob["id"].as_str().unwrap().to_string()]);
 }
 
 #[tokio::test]

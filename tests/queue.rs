@@ -209,10 +209,9 @@ async fn the_draw_is_published_verifiable_and_later_joiners_follow_in_arrival_or
         status.body["seed_commitment"], commitment,
         "the commitment never changed"
     );
-    let proof = env.queue_proof(&drop_id).await;
-    assert_eq!(proof.status, 200);
-    let seed = proof.body["seed"].as_str().unwrap();
-    let cohort: Vec<String> = serde_json::from_value(proof.body["cohort"].clone()).unwrap();
+    let proof = env.drawn_order(&drop_id).await;
+    let seed = proof.seed.as_str();
+    let cohort = proof.cohort.clone();
     assert_eq!(cohort.len(), 40);
     assert!(draw::verify(seed, commitment.as_str().unwrap(), &cohort));
     assert_eq!(status.body["seed"], seed);
@@ -256,8 +255,7 @@ async fn drawn_queue(
     until_start(&drop).await;
     assert!(env.tick(&drop_id).await.drew);
     // Shoppers in position order.
-    let proof = env.queue_proof(&drop_id).await;
-    let cohort: Vec<String> = serde_json::from_value(proof.body["cohort"].clone()).unwrap();
+    let cohort = env.drawn_order(&drop_id).await.cohort;
     let mut by_position = Vec::new();
     for ticket_id in cohort {
         for name in &names {

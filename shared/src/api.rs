@@ -22,8 +22,8 @@ use crate::auth::{Admin, Shopper};
 use crate::domain::{audit, checkout, claims, drops, orders, queue, reservations, webhooks};
 use crate::error::ApiError;
 use crate::http::{
-    HandlerResult, is_public, json_body, json_response, path_param, public_json_response, respond,
-    revalidated_response,
+    HandlerResult, immutable_json_response, immutable_response, is_public, json_body,
+    json_response, path_param, public_json_response, respond, revalidated_response,
 };
 
 /// One HTTP route of the API.
@@ -89,6 +89,7 @@ routes! {
     "GET" "/drops/{drop_id}/queue" => "queue-status", queue_status;
     "GET" "/drops/{drop_id}/queue/me" => "my-ticket", my_ticket;
     "GET" "/drops/{drop_id}/queue/proof" => "queue-proof", queue_proof;
+    "GET" "/drops/{drop_id}/queue/proof/{page}" => "queue-proof-page", queue_proof_page;
     "GET" "/drops/{drop_id}/challenge" => "pow-challenge", pow_challenge;
     "GET" "/drops/{drop_id}/integrity" => "drop-integrity", drop_integrity;
     "GET" "/reservations/{reservation_id}" => "get-reservation", get_reservation;
@@ -203,7 +204,20 @@ pub async fn my_ticket(app: Arc<App>, shopper: Shopper, request: Request) -> Han
 pub async fn queue_proof(app: Arc<App>, request: Request) -> HandlerResult {
     let drop_id = path_param(&request, "drop_id", "drop")?;
     let proof = queue::proof(&app, &drop_id, Utc::now()).await?;
-    Ok(revalidated_response(&request, &proof))
+    Ok(immutable_json_response(&request, &proof))
+}
+
+/// `GET /drops/{drop_id}/queue/proof/{page}`
+pub async fn queue_proof_page(app: Arc<App>, request: Request) -> HandlerResult {
+    let drop_id = path_param(&request, "drop_id", "drop")?;
+    let name = path_param(&request, "page", "proof page")?;
+    let page = queue::proof_page(&app, &drop_id, &name, Utc::now()).await?;
+    Ok(immutable_response(
+        &request,
+        "text/plain; charset=utf-8",
+        page.body,
+        &page.sha256,
+    ))
 }
 
 /// `GET /drops/{drop_id}/challenge`

@@ -40,11 +40,7 @@ pub fn revalidated_response(request: &Request, body: &impl Serialize) -> Respons
     let text = serde_json::to_string(body).expect("response types serialize");
     let digest = Sha256::digest(text.as_bytes());
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    let unchanged = request
-        .headers()
-        .get(IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
+    let unchanged = if_none_match(request, &etag);
     let builder = Response::builder()
         .header(CACHE_CONTROL, PUBLIC_CACHE)
         .header(ETAG, &etag);
@@ -59,6 +55,49 @@ pub fn revalidated_response(request: &Request, body: &impl Serialize) -> Respons
         .header(CONTENT_TYPE, "application/json")
         .body(Body::Text(text))
         .expect("static headers are valid")
+}
+
+/// What never changes once published (the proof of a draw): cached anywhere for a year.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// An immutable JSON document, tagged by the SHA-256 of its bytes.
+pub fn immutable_json_response(request: &Request, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response types serialize");
+    let digest = hex::encode(Sha256::digest(text.as_bytes()));
+    immutable_response(request, "application/json", text, &digest)
+}
+
+/// An immutable document whose ETag is `sha256_hex`, the SHA-256 of `body`.
+pub fn immutable_response(
+    request: &Request,
+    content_type: &str,
+    body: String,
+    sha256_hex: &str,
+) -> Response<Body> {
+    let etag = format!("\"{sha256_hex}\"");
+    let builder = Response::builder()
+        .header(CACHE_CONTROL, IMMUTABLE)
+        .header(ETAG, &etag);
+    if if_none_match(request, &etag) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::Empty)
+            .expect("static headers are valid");
+    }
+    builder
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, content_type)
+        .body(Body::Text(body))
+        .expect("static headers are valid")
+}
+
+/// The request already holds the version tagged `etag`.
+fn if_none_match(request: &Request, etag: &str) -> bool {
+    request
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag))
 }
 
 fn respond_json(status: StatusCode, body: &impl Serialize, cache: &str) -> Response<Body> {

@@ -34,6 +34,18 @@ pub enum Caller<'a> {
     Admin(&'a str),
 }
 
+/// A draw as its proof publishes it.
+#[derive(Debug, Clone)]
+pub struct DrawnOrder {
+    pub seed: String,
+    pub seed_commitment: String,
+    /// Ticket ids from position 1.
+    pub early: Vec<String>,
+    pub cohort_start: u64,
+    /// Ticket ids from `cohort_start`.
+    pub cohort: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -230,10 +242,15 @@ impl TestEnv {
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
         let raw = String::from_utf8_lossy(bytes).into_owned();
+        let is_text = headers
+            .get("content-type")
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/plain"));
         let body = if bytes.is_empty() {
             Value::Null
+        } else if is_text {
+            Value::String(raw.clone())
         } else {
-            serde_json::from_slice(bytes).expect("every response body is JSON")
+            serde_json::from_slice(bytes).expect("every response body but text/plain is JSON")
         };
         // Every answer a test receives must be one docs/openapi.yaml describes.
         if let Err(problem) = openapi::validate_response(&route_key, status, &body) {
@@ -470,8 +487,74 @@ impl TestEnv {
         .await
     }
 
+    /// `GET /drops/{id}/queue/proof/{page}`.
+    pub async fn queue_proof_page(&self, drop_id: &str, page: &str) -> Reply {
+        let params = [("drop_id", drop_id), ("page", page)];
+        self.send(
+            "GET /drops/{drop_id}/queue/proof/{page}",
+            &params,
+            None,
+            Caller::Anonymous,
+        )
+        .await
+    }
+
+    /// The drawn order as the published proof gives it: the manifest, then every page it lists,
+    /// each checked against its SHA-256 and count.
+    pub async fn drawn_order(&self, drop_id: &str) -> DrawnOrder {
+        let manifest = self.queue_proof(drop_id).await;
+        assert_eq!(manifest.status, 200, "the proof: {}", manifest.raw);
+        let body = manifest.body;
+        let mut sections = Vec::new();
+        for section in ["early", "cohort"] {
+            let mut ids = Vec::new();
+            for page in body[section]["pages"].as_array().expect("pages") {
+                let name = page["name"].as_str().expect("a page name");
+                let reply = self.queue_proof_page(drop_id, name).await;
+                assert_eq!(reply.status, 200, "page {name}: {}", reply.raw);
+                assert_eq!(
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(reply.raw.as_bytes())),
+                    page["sha256"].as_str().expect("a digest"),
+                    "page {name} is what the manifest says"
+                );
+                let page_ids: Vec<String> = reply.raw.lines().map(str::to_string).collect();
+                assert_eq!(page_ids.len() as u64, page["count"].as_u64().expect("a count"));
+                ids.extend(page_ids);
+            }
+            assert_eq!(ids.len() as u64, body[section]["size"].as_u64().expect("a size"));
+            sections.push(ids);
+        }
+        let cohort = sections.pop().expect("two sections");
+        let early = sections.pop().expect("two sections");
+        DrawnOrder {
+            seed: body["seed"].as_str().expect("a seed").to_string(),
+            seed_commitment: body["seed_commitment"]
+                .as_str()
+                .expect("a commitment")
+                .to_string(),
+            early,
+            cohort_start: body["cohort"]["start"].as_u64().expect("a start"),
+            cohort,
+        }
+    }
+
     /// One admission-controller tick of the drop, now.
+    /// (A draw under way goes on tick after tick until it is done, as the controller's loop
+    /// would; the report is the last tick's, `drew` if any of them finished a draw.)
     pub async fn tick(&self, drop_id: &str) -> burst::domain::queue::controller::TickReport {
+        let mut drew = false;
+        loop {
+            let mut report = self.tick_once(drop_id).await;
+            drew |= report.drew;
+            if !report.drawing {
+                report.drew = drew;
+                return report;
+            }
+        }
+    }
+
+    /// Exactly one admission-controller tick of the drop, now.
+    pub async fn tick_once(&self, drop_id: &str) -> burst::domain::queue::controller::TickReport {
         let drop = self
             .app
             .store

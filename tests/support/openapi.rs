@@ -28,6 +28,8 @@ enum Expected {
     Json(Box<Validator>),
     /// No body at all.
     Empty,
+    /// A `text/plain` body (given as a JSON string).
+    Text,
 }
 
 struct Contract {
@@ -69,6 +71,10 @@ pub fn validate_response(route_key: &str, status: u16, body: &Value) -> Result<(
         Expected::Empty if body.is_null() => Ok(()),
         Expected::Empty => Err(format!(
             "{route_key} {status} is documented without content, but answered {body}"
+        )),
+        Expected::Text if body.is_string() => Ok(()),
+        Expected::Text => Err(format!(
+            "{route_key} {status} is documented as text/plain, but answered {body}"
         )),
         Expected::Json(validator) => {
             let problems: Vec<String> = validator
@@ -155,9 +161,12 @@ fn expected_body(response: &Value, components: &Value) -> Result<Expected, Strin
     let Some(content) = response.get("content").and_then(Value::as_object) else {
         return Ok(Expected::Empty);
     };
+    if content.len() == 1 && content.contains_key("text/plain") {
+        return Ok(Expected::Text);
+    }
     let Some(media) = content.get("application/json") else {
         return Err(format!(
-            "documents {} but every answer is application/json",
+            "documents {} but every answer is application/json or text/plain",
             join(content.keys())
         ));
     };

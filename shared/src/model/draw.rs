@@ -7,6 +7,12 @@
 //! (UTF-8) keyed with the seed's bytes, ascending, and the seed is revealed. Anyone holding the
 //! published seed and cohort can check the commitment and recompute every position; a shopper
 //! finds their own ticket id in it.
+//!
+//! At a million members the order is never sorted in one place: a member is stored at its join
+//! under its draw key, in one of `BUCKETS` buckets named by the key's first three hex characters,
+//! where DynamoDB keeps it sorted. Buckets concatenated in name order are the whole order; the
+//! draw reads them a group (16 buckets: the key's first two hex characters) at a time and
+//! publishes each group as one proof page.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -31,6 +37,48 @@ pub fn draw_key(seed_hex: &str, ticket_id: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&seed).expect("HMAC accepts any key length");
     mac.update(ticket_id.as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// Buckets of a section: the draw key's first three hex characters.
+pub const BUCKETS: u16 = 4096;
+/// Groups of a section (one proof page each): the draw key's first two hex characters.
+pub const GROUPS: u16 = 256;
+/// Buckets per group.
+pub const BUCKETS_PER_GROUP: u16 = BUCKETS / GROUPS;
+
+/// The bucket a draw key falls in.
+pub fn bucket_of(draw_key: &str) -> u16 {
+    u16::from_str_radix(draw_key.get(..3).unwrap_or("000"), 16).unwrap_or(0)
+}
+
+/// The group a draw key falls in.
+pub fn group_of(draw_key: &str) -> u8 {
+    (bucket_of(draw_key) / BUCKETS_PER_GROUP) as u8
+}
+
+/// The buckets of a group, in order.
+pub fn buckets_of_group(group: u8) -> std::ops::Range<u16> {
+    let first = u16::from(group) * BUCKETS_PER_GROUP;
+    first..first + BUCKETS_PER_GROUP
+}
+
+/// Where a member sorts within its bucket: by draw key, ties (impossible in practice) by id.
+pub fn sort_key(draw_key: &str, ticket_id: &str) -> String {
+    format!("{draw_key}#{ticket_id}")
+}
+
+/// A proof page's body: its ticket ids in position order, one per line, each ended by `\n`.
+pub fn page_body<'a>(ticket_ids: impl IntoIterator<Item = &'a str>) -> String {
+    ticket_ids.into_iter().fold(String::new(), |mut body, id| {
+        body.push_str(id);
+        body.push('\n');
+        body
+    })
+}
+
+/// Lowercase hex SHA-256 of a proof page's body (its ETag, and its line in the manifest).
+pub fn page_sha256(body: &str) -> String {
+    hex::encode(Sha256::digest(body.as_bytes()))
 }
 
 /// The cohort in position order (ties, impossible in practice, fall back to the ticket id).
@@ -66,6 +114,33 @@ mod tests {
         assert_eq!(draw_key(&seed, "t").len(), 64);
         assert_eq!(draw_key(&seed, "t"), draw_key(&seed, "t"));
         assert_ne!(draw_key(&seed, "t"), draw_key(&new_seed(), "t"));
+    }
+
+    #[test]
+    fn buckets_and_groups_follow_the_draw_key_so_their_concatenation_is_the_order() {
+        let seed = new_seed();
+        let tickets: Vec<String> = (0..5_000).map(|i| format!("{i:032x}")).collect();
+        let ordered = order(&seed, tickets, |t| t.as_str());
+        let buckets: Vec<u16> = ordered.iter().map(|t| bucket_of(&draw_key(&seed, t))).collect();
+        assert!(buckets.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(buckets.iter().all(|bucket| *bucket < BUCKETS));
+        for ticket in &ordered {
+            let key = draw_key(&seed, ticket);
+            assert!(buckets_of_group(group_of(&key)).contains(&bucket_of(&key)));
+            assert_eq!(format!("{:02x}", group_of(&key)), key[..2]);
+        }
+        // Sort keys order as the draw does.
+        let sorted: Vec<String> = ordered.iter().map(|t| sort_key(&draw_key(&seed, t), t)).collect();
+        assert!(sorted.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn a_page_body_is_one_id_per_line_and_its_digest_is_sha256() {
+        assert_eq!(page_body(["a", "b"]), "a\nb\n");
+        assert_eq!(
+            page_sha256(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What the waiting room stores: a drop's queue settings, its shared state, tickets, members and
-//! the order's chunks; and the phase its line is in.
+//! What the waiting room stores: a drop's queue settings, its shared state, tickets, members, the
+//! drawn order's pages and groups, arrival pages; and the phase its line is in.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -107,7 +107,8 @@ pub struct Member {
     pub early: bool,
 }
 
-/// Consecutive positions from `start`: `entries[i]` holds position `start + i`.
+/// Consecutive positions from `start`: `entries[i]` holds position `start + i`. A drawn group's
+/// order as the controller reads it, or one page of arrivals numbered after the draw.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderChunk {
     pub start: u64,
@@ -125,10 +126,61 @@ impl OrderChunk {
     }
 }
 
-/// The cohort chunks' first positions and first draw keys, ascending.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct OrderIndex {
-    pub chunks: Vec<(u64, String)>,
+/// The two drawn parts of a line: the early-access cohort (positions from 1) and the cohort that
+/// follows it. Each is drawn by the same rule, among its own members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Early,
+    Cohort,
+}
+
+impl Section {
+    /// The letter of its keys and proof pages (`e-3f`, `m-3f`).
+    pub fn letter(self) -> char {
+        match self {
+            Self::Early => 'e',
+            Self::Cohort => 'm',
+        }
+    }
+
+    pub fn of_member(early: bool) -> Self {
+        if early { Self::Early } else { Self::Cohort }
+    }
+}
+
+/// One stored page of a drawn bucket: consecutive entries in draw order, `offset` positions after
+/// its group's first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderPage {
+    pub offset: u64,
+    /// `(ticket id, shopper)`.
+    pub entries: Vec<(String, String)>,
+}
+
+/// What the draw recorded of one group (the 16 buckets sharing a draw key's first two hex
+/// characters): its size, the SHA-256 of its proof page, each bucket's size, and — once the whole
+/// section is drawn — its first position.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrawGroup {
+    pub section: Section,
+    pub group: u8,
+    pub count: u64,
+    pub sha256: String,
+    pub bucket_counts: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
+}
+
+/// A draw in progress, saved in the queue state after every step so that any controller resumes
+/// it where the last one stopped: first the joins of the section are frozen, then each group is
+/// drawn in turn, then the groups' first positions are fixed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrawJob {
+    pub section: Section,
+    pub frozen: bool,
+    /// The next group to draw (`GROUPS` when every group is drawn).
+    pub next_group: u16,
 }
 
 /// The queue's shared state: written only by the admission controller.
@@ -164,12 +216,24 @@ pub struct QueueState {
     /// Admitted tickets that had neither claimed nor expired at the last tick.
     #[serde(default)]
     pub outstanding: u64,
-    /// Late pre-queue joins (written after the draw read the cohort) were looked for.
+    /// Expired admissions after the first still-open one at the last tick (not yet settled, so
+    /// not in `expired`).
     #[serde(default)]
-    pub stragglers_checked: bool,
+    pub expired_open: u64,
+    /// Positions up to here are written on their tickets (arrival pages committed with
+    /// `sequenced` are projected onto tickets after the commit; a tick redoes what a dead one
+    /// left).
+    #[serde(default)]
+    pub projected_through: u64,
+    /// The draw under way, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_job: Option<DrawJob>,
     /// The draw's lease: another controller leaves the draw alone until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawing_until: Option<DateTime<Utc>>,
+    /// The controller holding the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawing_by: Option<String>,
     pub version: u64,
     /// Something in memory changed that must be saved (not stored).
     #[serde(skip)]
@@ -194,8 +258,11 @@ impl QueueState {
             samples: Vec::new(),
             join_samples: Vec::new(),
             outstanding: 0,
-            stragglers_checked: false,
+            expired_open: 0,
+            projected_through: 0,
+            draw_job: None,
             drawing_until: None,
+            drawing_by: None,
             version: 0,
             dirty: false,
         }

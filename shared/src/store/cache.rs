@@ -1,6 +1,6 @@
 //! What a warm container keeps of the table between requests, and for how long. Every cache is a
 //! type with the few methods its reads need; the store reads through them (`Store::drop`,
-//! `Store::queue_line`, `Store::order_index`, `Store::chunk_at`), so no use case holds a lock.
+//! `Store::queue_line`, `Store::draw_group`, `Store::order_at`), so no use case holds a lock.
 //!
 //! How long reads are reused is one setting, `Caching`, given when the `App` is built: tests
 //! that read what they just wrote use `Caching::NONE`, and nothing can rebuild an `App` past it.
@@ -10,10 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::model::drop::{DropSpec, UnitCounts};
-use crate::model::queue::{OrderChunk, OrderIndex, QueueState};
+use crate::model::queue::{DrawGroup, OrderChunk, QueueState, Section};
 
-/// Order chunks a container keeps (each at most 1,000 positions).
-const CHUNK_CACHE: usize = 64;
+/// Drawn groups and arrival pages a container keeps for admissions (each a few thousand positions
+/// at a million members): the controller walks the order forward, so a few suffice.
+const CHUNK_CACHE: usize = 16;
+/// Drawn groups' records a container keeps for ticket views (a few hundred bytes each; two
+/// sections of 256 groups per drop).
+const GROUP_CACHE: usize = 4_096;
 
 /// How long a container reuses what it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,21 +119,23 @@ pub struct QueueLine {
     pub joins: u64,
 }
 
-/// What a container keeps of queues: lines for a moment; the order's index and chunks, which
-/// never change once written, until the cache is full.
+/// What a container keeps of queues: lines for a moment; what the draw fixed (its groups' records,
+/// the order, arrival pages), which never changes once written, up to a bound.
 #[derive(Debug)]
 pub struct QueueCache {
     lines: Timed<QueueLine>,
-    indexes: Mutex<HashMap<String, Arc<OrderIndex>>>,
-    chunks: Mutex<HashMap<(String, u64), Arc<OrderChunk>>>,
+    groups: Bounded<(String, Section, u8), DrawGroup>,
+    sections: Bounded<(String, Section), Vec<DrawGroup>>,
+    chunks: Bounded<(String, u64), OrderChunk>,
 }
 
 impl QueueCache {
     pub fn new(view_ttl: Duration) -> Self {
         Self {
             lines: Timed::new(view_ttl),
-            indexes: Mutex::default(),
-            chunks: Mutex::default(),
+            groups: Bounded::new(GROUP_CACHE),
+            sections: Bounded::new(CHUNK_CACHE),
+            chunks: Bounded::new(CHUNK_CACHE),
         }
     }
 
@@ -141,38 +147,70 @@ impl QueueCache {
         self.lines.insert(drop_id, line);
     }
 
-    pub fn index(&self, drop_id: &str) -> Option<Arc<OrderIndex>> {
-        self.indexes
-            .lock()
-            .expect("cache poisoned")
-            .get(drop_id)
-            .cloned()
+    /// A group's record, once its first position is fixed.
+    pub fn group(&self, drop_id: &str, section: Section, group: u8) -> Option<Arc<DrawGroup>> {
+        self.groups.get(&(drop_id.to_string(), section, group))
     }
 
-    pub fn insert_index(&self, drop_id: &str, index: Arc<OrderIndex>) {
-        self.indexes
-            .lock()
-            .expect("cache poisoned")
-            .insert(drop_id.to_string(), index);
+    pub fn insert_group(&self, drop_id: &str, group: Arc<DrawGroup>) {
+        self.groups
+            .insert((drop_id.to_string(), group.section, group.group), group);
     }
 
-    /// The cached chunk of `drop_id` holding `position`.
+    /// Every group of a drawn section, in order.
+    pub fn section(&self, drop_id: &str, section: Section) -> Option<Arc<Vec<DrawGroup>>> {
+        self.sections.get(&(drop_id.to_string(), section))
+    }
+
+    pub fn insert_section(&self, drop_id: &str, section: Section, groups: Arc<Vec<DrawGroup>>) {
+        self.sections.insert((drop_id.to_string(), section), groups);
+    }
+
+    /// The cached stretch of `drop_id`'s order holding `position`.
     pub fn chunk_at(&self, drop_id: &str, position: u64) -> Option<Arc<OrderChunk>> {
         self.chunks
-            .lock()
-            .expect("cache poisoned")
-            .iter()
-            .filter(|((drop, _), chunk)| drop == drop_id && chunk.at(position).is_some())
-            .map(|(_, chunk)| chunk.clone())
-            .next()
+            .find(|(drop, _), chunk| drop == drop_id && chunk.at(position).is_some())
     }
 
     pub fn insert_chunk(&self, drop_id: &str, chunk: Arc<OrderChunk>) {
-        let mut chunks = self.chunks.lock().expect("cache poisoned");
-        if chunks.len() >= CHUNK_CACHE {
-            chunks.clear();
+        self.chunks.insert((drop_id.to_string(), chunk.start), chunk);
+    }
+}
+
+/// Values that never change once written, kept up to `capacity` (then started afresh).
+#[derive(Debug)]
+struct Bounded<K, V> {
+    capacity: usize,
+    entries: Mutex<HashMap<K, Arc<V>>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::default(),
         }
-        chunks.insert((drop_id.to_string(), chunk.start), chunk);
+    }
+
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.entries.lock().expect("cache poisoned").get(key).cloned()
+    }
+
+    fn find(&self, wanted: impl Fn(&K, &V) -> bool) -> Option<Arc<V>> {
+        self.entries
+            .lock()
+            .expect("cache poisoned")
+            .iter()
+            .find(|(key, value)| wanted(key, value))
+            .map(|(_, value)| value.clone())
+    }
+
+    fn insert(&self, key: K, value: Arc<V>) {
+        let mut entries = self.entries.lock().expect("cache poisoned");
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, value);
     }
 }
 

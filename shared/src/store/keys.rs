@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::model::queue::Section;
+
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
@@ -148,11 +150,12 @@ pub fn hold_index_partition(drop_id: &str, shard: u32) -> String {
 }
 
 // The waiting room. A queued drop's shared state is one item, written only by the admission
-// controller (joins never touch it); joins spread over striped partitions; the draw's order
-// lives in immutable chunks that every reader caches.
+// controller (joins never touch it). Everything the crowd writes or reads is spread: joins over
+// striped partitions and the draw's 2 × 4,096 buckets; the drawn order over the buckets' page
+// partitions; arrival pages, the draw's groups and the proof manifest are written once.
 
 /// Stripes of the join partitions: joins spread over this many partition keys.
-pub const QUEUE_STRIPES: u32 = 16;
+pub const QUEUE_STRIPES: u32 = 32;
 
 /// The queue's state: seed, commitment, serving position, admission history.
 pub fn queue_state_key(drop_id: &str) -> Key {
@@ -164,13 +167,47 @@ pub fn ticket_key(shopper: &str, drop_id: &str) -> Key {
     (user_partition(shopper), format!("TICKET#{drop_id}"))
 }
 
-/// A pre-queue (cohort) member: joined before `starts_at`, read by the draw.
-pub fn cohort_member_key(drop_id: &str, stripe: u32, ticket_id: &str) -> Key {
-    (cohort_partition(drop_id, stripe), ticket_id.to_string())
+/// A pre-queue member, in its draw bucket, sorted by its draw key (`draw::sort_key`).
+pub fn draw_member_key(drop_id: &str, section: Section, bucket: u16, sort_key: &str) -> Key {
+    (draw_bucket_partition(drop_id, section, bucket), sort_key.to_string())
 }
 
-pub fn cohort_partition(drop_id: &str, stripe: u32) -> String {
-    format!("QCOHORT#{drop_id}#{stripe:02}")
+pub fn draw_bucket_partition(drop_id: &str, section: Section, bucket: u16) -> String {
+    format!("QDRAW#{drop_id}#{}#{bucket:03x}", section.letter())
+}
+
+/// A stripe's join fence: once the draw of a section begins, a join transaction that would still
+/// add a member to it is refused (and joins after the cohort instead).
+pub fn join_fence_key(drop_id: &str, stripe: u32) -> Key {
+    (format!("QUEUE#{drop_id}#FENCE#{stripe:02}"), "FENCE".into())
+}
+
+/// Attribute of a fence item set when the draw of `section` begins.
+pub fn fence_attribute(section: Section) -> &'static str {
+    match section {
+        Section::Early => "early_frozen",
+        Section::Cohort => "frozen",
+    }
+}
+
+/// A page of a drawn bucket's order, sorted by the draw sort key of its first entry.
+pub fn order_page_key(drop_id: &str, section: Section, bucket: u16, first_sort_key: &str) -> Key {
+    (
+        order_bucket_partition(drop_id, section, bucket),
+        first_sort_key.to_string(),
+    )
+}
+
+pub fn order_bucket_partition(drop_id: &str, section: Section, bucket: u16) -> String {
+    format!("QORDER#{drop_id}#{}#{bucket:03x}", section.letter())
+}
+
+/// What the draw recorded of a group: one small item per group, each its own partition.
+pub fn draw_group_key(drop_id: &str, section: Section, group: u8) -> Key {
+    (
+        format!("QGROUP#{drop_id}#{}#{group:02x}", section.letter()),
+        "GROUP".into(),
+    )
 }
 
 /// A member who joined after the start, in arrival order, until the sequencer numbers it.
@@ -191,24 +228,18 @@ pub fn join_counter_key(drop_id: &str, stripe: u32) -> Key {
     (format!("QUEUE#{drop_id}#JOINS#{stripe:02}"), "COUNT".into())
 }
 
-/// The order: chunks of consecutive positions, each an immutable list of (ticket, shopper).
-pub fn order_chunk_key(drop_id: &str, first_position: u64) -> Key {
-    (order_partition(drop_id), order_chunk_sort(first_position))
+/// A page of numbered arrivals: consecutive positions from its first, written once with the
+/// state that counts them.
+pub fn arrival_page_key(drop_id: &str, first_position: u64) -> Key {
+    (arrival_pages_partition(drop_id), arrival_page_sort(first_position))
 }
 
-pub fn order_chunk_sort(first_position: u64) -> String {
-    format!("{ORDER_CHUNK_PREFIX}{first_position:010}")
+pub fn arrival_page_sort(first_position: u64) -> String {
+    format!("{first_position:012}")
 }
 
-pub const ORDER_CHUNK_PREFIX: &str = "CHUNK#";
-
-pub fn order_partition(drop_id: &str) -> String {
-    format!("QUEUE#{drop_id}#ORDER")
-}
-
-/// Where each cohort chunk starts and its first draw key: finds a pre-queue ticket's position.
-pub fn order_index_key(drop_id: &str) -> Key {
-    (order_partition(drop_id), "INDEX".into())
+pub fn arrival_pages_partition(drop_id: &str) -> String {
+    format!("QUEUE#{drop_id}#ARRIVED")
 }
 
 /// A spent proof-of-work challenge, by its signed nonce (TTL'd after the challenge expires).

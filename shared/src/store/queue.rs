@@ -1,12 +1,14 @@
-//! The waiting room's items: tickets and members (written by joins), the queue's state (written by
-//! the controller alone, under a version condition), the order's chunks (written once each), and
-//! the ticket transitions (admitted, expired) under conditions on the ticket's status.
+//! The waiting room's items: tickets and members (written by joins, behind the draw's fences), the
+//! queue's state (written by the controller alone, under a version condition), what the draw
+//! writes (order pages, group records), arrival pages (committed with the state that counts
+//! them), and the ticket transitions (admitted, expired) under conditions on the ticket's status.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConditionCheck, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
-use std::collections::{HashMap, HashSet};
+use futures::future::try_join_all;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +18,10 @@ use super::transaction::{Role, TransactOutcome, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
 use crate::error::{ApiError, Result};
 use crate::model::drop::{DropSpec, UnitCounts};
-use crate::model::queue::{Member, OrderChunk, OrderIndex, QueueState, Ticket, TicketStatus};
+use crate::model::draw;
+use crate::model::queue::{
+    DrawGroup, Member, OrderChunk, OrderPage, QueueState, Section, Ticket, TicketStatus,
+};
 
 /// How a join's write ended.
 #[derive(Debug)]
@@ -24,13 +29,17 @@ pub enum JoinOutcome {
     Created,
     /// The shopper already has a ticket for this drop.
     Exists,
+    /// The draw of the ticket's section has begun: it cannot join it any more.
+    Frozen,
     Contended,
 }
 
 impl Store {
     /// Writes a new ticket and its member item in one transaction; a second ticket for the same
-    /// shopper and drop is refused by the ticket's key.
-    pub async fn put_ticket(&self, ticket: &Ticket) -> Result<JoinOutcome> {
+    /// shopper and drop is refused by the ticket's key. A pre-queue member goes into its draw
+    /// bucket under `sort_key` (`draw::sort_key`), on condition that its stripe's fence for the
+    /// section is still open.
+    pub async fn put_ticket(&self, ticket: &Ticket, sort_key: &str) -> Result<JoinOutcome> {
         let mut ticket_item = encode(ticket, keys::ticket_key(&ticket.shopper, &ticket.drop_id))?;
         ticket_item.insert(
             keys::TTL.into(),
@@ -42,8 +51,20 @@ impl Store {
             joined_at_us: ticket.joined_at_us,
             early: ticket.early,
         };
+        let mut join = Transaction::new("join");
+        join.push(Role::Ticket, self.put_new(ticket_item)?);
         let member_key = if ticket.cohort {
-            keys::cohort_member_key(&ticket.drop_id, ticket.stripe, &ticket.id)
+            let section = Section::of_member(ticket.early);
+            join.push(
+                Role::Fence,
+                self.fence_open_check(&ticket.drop_id, ticket.stripe, section)?,
+            );
+            keys::draw_member_key(
+                &ticket.drop_id,
+                section,
+                draw::bucket_of(sort_key),
+                sort_key,
+            )
         } else {
             keys::arrival_member_key(
                 &ticket.drop_id,
@@ -52,14 +73,97 @@ impl Store {
                 &ticket.id,
             )
         };
-        let mut join = Transaction::new("join");
-        join.push(Role::Ticket, self.put_new(ticket_item)?);
         join.push(Role::Member, self.put_new(encode(&member, member_key)?)?);
         Ok(match self.transact(join, None).await? {
             TransactOutcome::Committed => JoinOutcome::Created,
             TransactOutcome::Contended => JoinOutcome::Contended,
+            TransactOutcome::Refused {
+                role: Role::Fence, ..
+            } => JoinOutcome::Frozen,
             TransactOutcome::Refused { .. } => JoinOutcome::Exists,
         })
+    }
+
+    fn fence_open_check(
+        &self,
+        drop_id: &str,
+        stripe: u32,
+        section: Section,
+    ) -> Result<TransactWriteItem> {
+        let (pk, sk) = keys::join_fence_key(drop_id, stripe);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .condition_expression("attribute_not_exists(#frozen)")
+            .expression_attribute_names("#frozen", keys::fence_attribute(section))
+            .build()?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Closes every stripe's fence of `section`: from here on no join can add a member to it.
+    pub async fn freeze_joins(&self, drop_id: &str, section: Section) -> Result<()> {
+        try_join_all((0..keys::QUEUE_STRIPES).map(|stripe| async move {
+            let (pk, sk) = keys::join_fence_key(drop_id, stripe);
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(keys::PK, s(pk))
+                .key(keys::SK, s(sk))
+                .update_expression("SET #frozen = :yes")
+                .expression_attribute_names("#frozen", keys::fence_attribute(section))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .send()
+                .await
+                .map(|_| ())
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// Writes tickets and their members in batches, with neither the one-ticket check nor the
+    /// fences: for seeding a benchmark's or a test's crowd. `sort_key` gives a pre-queue ticket's.
+    pub async fn seed_tickets(
+        &self,
+        tickets: &[Ticket],
+        sort_key: impl Fn(&Ticket) -> String,
+    ) -> Result<()> {
+        let mut requests = Vec::with_capacity(tickets.len() * 2);
+        for ticket in tickets {
+            let member = Member {
+                ticket_id: ticket.id.clone(),
+                shopper: ticket.shopper.clone(),
+                joined_at_us: ticket.joined_at_us,
+                early: ticket.early,
+            };
+            let member_key = if ticket.cohort {
+                let sort_key = sort_key(ticket);
+                keys::draw_member_key(
+                    &ticket.drop_id,
+                    Section::of_member(ticket.early),
+                    draw::bucket_of(&sort_key),
+                    &sort_key,
+                )
+            } else {
+                keys::arrival_member_key(
+                    &ticket.drop_id,
+                    ticket.stripe,
+                    ticket.joined_at_us,
+                    &ticket.id,
+                )
+            };
+            for item in [
+                encode(ticket, keys::ticket_key(&ticket.shopper, &ticket.drop_id))?,
+                encode(&member, member_key)?,
+            ] {
+                requests.push(
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+                        .build(),
+                );
+            }
+        }
+        self.batch_write(requests).await
     }
 
     /// Adds one to each of `counters` on one stripe (the integrity report's counts; tickets
@@ -194,15 +298,21 @@ impl Store {
         self.put_new(encode(state, keys::queue_state_key(&state.drop_id))?)
     }
 
-    /// Every member of one cohort stripe (strongly consistent: the draw must see every join the
-    /// stripe holds).
-    pub async fn cohort_members(&self, drop_id: &str, stripe: u32) -> Result<Vec<Member>> {
-        self.members(keys::cohort_partition(drop_id, stripe)).await
-    }
-
     /// Members who joined after the start and are not numbered yet, in arrival order.
     pub async fn arrivals(&self, drop_id: &str, stripe: u32) -> Result<Vec<Member>> {
         self.members(keys::arrival_partition(drop_id, stripe)).await
+    }
+
+    /// The members of one draw bucket, in draw order (strongly consistent: the draw must see
+    /// every join its fence let in).
+    pub async fn bucket_members(
+        &self,
+        drop_id: &str,
+        section: Section,
+        bucket: u16,
+    ) -> Result<Vec<Member>> {
+        self.members(keys::draw_bucket_partition(drop_id, section, bucket))
+            .await
     }
 
     async fn members(&self, partition: String) -> Result<Vec<Member>> {
@@ -221,38 +331,114 @@ impl Store {
         let requests = arrivals
             .iter()
             .map(|(stripe, member)| {
-                let (pk, sk) = keys::arrival_member_key(
+                delete_request(keys::arrival_member_key(
                     drop_id,
                     *stripe,
                     member.joined_at_us,
                     &member.ticket_id,
-                );
-                let delete = DeleteRequest::builder()
-                    .key(keys::PK, s(pk))
-                    .key(keys::SK, s(sk))
-                    .build()?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(requests).await
     }
 
-    /// Writes order chunks (idempotent: a chunk's content is determined by the draw).
-    pub async fn put_order_chunks(&self, drop_id: &str, chunks: &[OrderChunk]) -> Result<()> {
-        let requests = chunks
+    /// Replaces a drawn bucket's order pages (`(first entry's sort key, page)`): whatever an
+    /// interrupted earlier attempt wrote there goes first, so no page of it survives.
+    pub async fn replace_order_pages(
+        &self,
+        drop_id: &str,
+        section: Section,
+        bucket: u16,
+        pages: &[(String, OrderPage)],
+    ) -> Result<()> {
+        let partition = keys::order_bucket_partition(drop_id, section, bucket);
+        let earlier = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(partition))
+            .projection_expression("PK, SK")
+            .consistent_read(true);
+        let mut requests = Vec::new();
+        for item in self.query_all(earlier).await? {
+            let sort = item
+                .get(keys::SK)
+                .and_then(|value| value.as_s().ok())
+                .ok_or_else(|| ApiError::invariant("an order page has no sort key"))?;
+            requests.push(delete_request(keys::order_page_key(
+                drop_id, section, bucket, sort,
+            ))?);
+        }
+        self.batch_write(requests).await?;
+        let puts = pages
             .iter()
-            .map(|chunk| {
-                let item = encode(chunk, keys::order_chunk_key(drop_id, chunk.start))?;
-                Ok(WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build()?)
-                    .build())
+            .map(|(first, page)| {
+                put_request(encode(
+                    page,
+                    keys::order_page_key(drop_id, section, bucket, first),
+                )?)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.batch_write(requests).await
+        self.batch_write(puts).await
     }
 
-    pub async fn put_order_index(&self, drop_id: &str, index: &OrderIndex) -> Result<()> {
-        let item = encode(index, keys::order_index_key(drop_id))?;
+    /// Every page of a drawn bucket, in order.
+    pub async fn order_pages(
+        &self,
+        drop_id: &str,
+        section: Section,
+        bucket: u16,
+    ) -> Result<Vec<OrderPage>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                s(keys::order_bucket_partition(drop_id, section, bucket)),
+            )
+            .consistent_read(true);
+        Ok(decode_each(self.query_all(query).await?, "order page"))
+    }
+
+    /// The page of a drawn bucket that would hold the entry sorting at `sort_key`: one small
+    /// item, read eventually consistent first (pages never change once the draw is done).
+    pub async fn order_page_holding(
+        &self,
+        drop_id: &str,
+        section: Section,
+        sort_key: &str,
+        consistent: bool,
+    ) -> Result<Option<OrderPage>> {
+        let bucket = draw::bucket_of(sort_key);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK <= :at")
+            .expression_attribute_values(
+                ":pk",
+                s(keys::order_bucket_partition(drop_id, section, bucket)),
+            )
+            .expression_attribute_values(":at", s(sort_key))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(consistent)
+            .send()
+            .await?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(decode::<OrderPage>)
+            .transpose()
+    }
+
+    pub async fn put_draw_group(&self, drop_id: &str, group: &DrawGroup) -> Result<()> {
+        let item = encode(group, keys::draw_group_key(drop_id, group.section, group.group))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -262,33 +448,182 @@ impl Store {
         Ok(())
     }
 
-    /// The cohort's order index, once drawn (immutable, so cached).
-    pub async fn order_index(&self, drop_id: &str) -> Result<Option<Arc<OrderIndex>>> {
-        if let Some(index) = self.queues.index(drop_id) {
-            return Ok(Some(index));
-        }
-        let Some(index) = self
-            .get::<OrderIndex>(keys::order_index_key(drop_id), true)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let index = Arc::new(index);
-        self.queues.insert_index(drop_id, index.clone());
-        Ok(Some(index))
+    /// Writes the groups' records (after their first positions were fixed).
+    pub async fn put_draw_groups(&self, drop_id: &str, groups: &[DrawGroup]) -> Result<()> {
+        let puts = groups
+            .iter()
+            .map(|group| {
+                put_request(encode(
+                    group,
+                    keys::draw_group_key(drop_id, group.section, group.group),
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(puts).await
     }
 
-    /// The order chunk holding `position`, if one does (immutable, so cached).
-    pub async fn chunk_at(&self, drop_id: &str, position: u64) -> Result<Option<Arc<OrderChunk>>> {
+    /// Every group record of a section that the draw wrote, in group order (strongly
+    /// consistent).
+    pub async fn read_draw_groups(&self, drop_id: &str, section: Section) -> Result<Vec<DrawGroup>> {
+        let keys = (0..draw::GROUPS)
+            .map(|group| keys::draw_group_key(drop_id, section, group as u8))
+            .collect();
+        let mut groups: Vec<DrawGroup> = decode_each(self.batch_get(keys, true).await?, "group");
+        groups.sort_by_key(|group| group.group);
+        Ok(groups)
+    }
+
+    /// Every group of a drawn section, with its first position (immutable, so cached).
+    pub async fn drawn_groups(&self, drop_id: &str, section: Section) -> Result<Arc<Vec<DrawGroup>>> {
+        if let Some(groups) = self.queues.section(drop_id, section) {
+            return Ok(groups);
+        }
+        let groups = Arc::new(self.read_draw_groups(drop_id, section).await?);
+        let complete = groups.len() == usize::from(draw::GROUPS)
+            && groups.iter().all(|group| group.start.is_some());
+        if complete {
+            self.queues.insert_section(drop_id, section, groups.clone());
+        }
+        Ok(groups)
+    }
+
+    /// One group of a drawn section, once its first position is fixed (immutable, so cached;
+    /// read eventually consistent first).
+    pub async fn draw_group(
+        &self,
+        drop_id: &str,
+        section: Section,
+        group: u8,
+    ) -> Result<Option<Arc<DrawGroup>>> {
+        if let Some(cached) = self.queues.group(drop_id, section, group) {
+            return Ok(Some(cached));
+        }
+        for consistent in [false, true] {
+            let read: Option<DrawGroup> = self
+                .get(keys::draw_group_key(drop_id, section, group), consistent)
+                .await?;
+            if let Some(read) = read.filter(|read| read.start.is_some()) {
+                let read = Arc::new(read);
+                self.queues.insert_group(drop_id, read.clone());
+                return Ok(Some(read));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The stretch of the order holding `position`, if one is stored: a drawn group, or a page of
+    /// arrivals (immutable, so cached).
+    pub async fn order_at(
+        &self,
+        drop_id: &str,
+        state: &QueueState,
+        position: u64,
+    ) -> Result<Option<Arc<OrderChunk>>> {
         if let Some(chunk) = self.queues.chunk_at(drop_id, position) {
             return Ok(Some(chunk));
         }
-        let Some(chunk) = self.read_chunk_at(drop_id, position).await? else {
+        let drawn = if state.early_drawn && position <= state.early_size {
+            Some(Section::Early)
+        } else if state.cohort_fixed && position <= state.early_size + state.cohort_size {
+            Some(Section::Cohort)
+        } else {
+            None
+        };
+        let chunk = match drawn {
+            Some(section) => self.drawn_stretch(drop_id, section, position).await?,
+            None => self.arrival_page_at(drop_id, position).await?,
+        };
+        let Some(chunk) = chunk.filter(|chunk| chunk.at(position).is_some()) else {
             return Ok(None);
         };
         let chunk = Arc::new(chunk);
         self.queues.insert_chunk(drop_id, chunk.clone());
         Ok(Some(chunk))
+    }
+
+    /// The drawn group holding `position`, as one stretch of the order.
+    async fn drawn_stretch(
+        &self,
+        drop_id: &str,
+        section: Section,
+        position: u64,
+    ) -> Result<Option<OrderChunk>> {
+        let groups = self.drawn_groups(drop_id, section).await?;
+        let Some(group) = groups.iter().find(|group| {
+            group.count > 0
+                && group
+                    .start
+                    .is_some_and(|start| (start..start + group.count).contains(&position))
+        }) else {
+            return Ok(None);
+        };
+        let mut entries = Vec::with_capacity(group.count as usize);
+        for bucket in draw::buckets_of_group(group.group) {
+            for page in self.order_pages(drop_id, section, bucket).await? {
+                entries.extend(page.entries);
+            }
+        }
+        Ok(group.start.map(|start| OrderChunk { start, entries }))
+    }
+
+    /// Commits a page of numbered arrivals together with the state that counts them
+    /// (`state.version` is the new version): `false`, and nothing written, if the state moved or
+    /// the page exists.
+    pub async fn commit_arrival_page(&self, state: &QueueState, page: &OrderChunk) -> Result<bool> {
+        let mut commit = Transaction::new("number arrivals");
+        commit.push(
+            Role::ArrivalPage,
+            self.put_new(encode(page, keys::arrival_page_key(&state.drop_id, page.start))?)?,
+        );
+        commit.push(
+            Role::QueueState,
+            self.put_when(
+                encode(state, keys::queue_state_key(&state.drop_id))?,
+                "version = :previous",
+                HashMap::new(),
+                HashMap::from([(":previous".to_string(), n(state.version as i64 - 1))]),
+            )?,
+        );
+        Ok(match self.transact(commit, None).await? {
+            TransactOutcome::Committed => true,
+            TransactOutcome::Refused { .. } | TransactOutcome::Contended => false,
+        })
+    }
+
+    /// Arrival pages that start after `position`, in order.
+    pub async fn arrival_pages_after(&self, drop_id: &str, position: u64) -> Result<Vec<OrderChunk>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK > :after")
+            .expression_attribute_values(":pk", s(keys::arrival_pages_partition(drop_id)))
+            .expression_attribute_values(":after", s(keys::arrival_page_sort(position)))
+            .consistent_read(true);
+        Ok(decode_each(self.query_all(query).await?, "arrival page"))
+    }
+
+    /// The arrival page that would hold `position`.
+    async fn arrival_page_at(&self, drop_id: &str, position: u64) -> Result<Option<OrderChunk>> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK <= :at")
+            .expression_attribute_values(":pk", s(keys::arrival_pages_partition(drop_id)))
+            .expression_attribute_values(":at", s(keys::arrival_page_sort(position)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(decode::<OrderChunk>)
+            .transpose()
     }
 
     /// The queue's state and the drop's stock, read at most once per view TTL per container.
@@ -311,93 +646,15 @@ impl Store {
         Ok(line)
     }
 
-    /// The chunk holding `position`, if one does, as stored.
-    async fn read_chunk_at(&self, drop_id: &str, position: u64) -> Result<Option<OrderChunk>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :first AND :at")
-            .expression_attribute_values(":pk", s(keys::order_partition(drop_id)))
-            .expression_attribute_values(":first", s(keys::order_chunk_sort(0)))
-            .expression_attribute_values(":at", s(keys::order_chunk_sort(position)))
-            .scan_index_forward(false)
-            .limit(1)
-            .consistent_read(true)
-            .send()
-            .await?;
-        let chunk = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .map(decode::<OrderChunk>)
-            .transpose()?;
-        Ok(chunk.filter(|chunk| chunk.at(position).is_some()))
-    }
-
-    /// Every chunk from `first_position` on, in order.
-    async fn order_chunks(&self, drop_id: &str, first_position: u64) -> Result<Vec<OrderChunk>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(keys::order_partition(drop_id)))
-            .expression_attribute_values(":from", s(keys::order_chunk_sort(first_position)))
-            .expression_attribute_values(":to", s(keys::order_chunk_sort(u64::MAX / 2)))
-            .consistent_read(true);
-        Ok(decode_each(self.query_all(query).await?, "order chunk"))
-    }
-
-    /// The ticket ids at positions `first..first + count` of the order.
-    pub async fn drawn_ids(
-        &self,
-        drop_id: &str,
-        first: u64,
-        count: u64,
-    ) -> Result<HashSet<String>> {
-        Ok(self
-            .drawn_in_order(drop_id, first, count)
-            .await?
-            .into_iter()
-            .collect())
-    }
-
-    /// The ticket ids at positions `first..first + count`, in position order.
-    pub async fn drawn_in_order(
-        &self,
-        drop_id: &str,
-        first: u64,
-        count: u64,
-    ) -> Result<Vec<String>> {
-        let mut ids = Vec::with_capacity(count as usize);
-        if count == 0 {
-            return Ok(ids);
-        }
-        let last = first + count - 1;
-        for chunk in self.order_chunks(drop_id, first).await? {
-            for (offset, (ticket_id, _)) in chunk.entries.iter().enumerate() {
-                let position = chunk.start + offset as u64;
-                if (first..=last).contains(&position) {
-                    ids.push(ticket_id.clone());
-                }
-            }
-            if chunk.end() >= last {
-                break;
-            }
-        }
-        Ok(ids)
-    }
-
-    /// Numbers a ticket that arrived after the start.
+    /// Writes an arrival's position on its ticket (again, harmlessly, after a dead tick).
     pub async fn set_ticket_position(
         &self,
-        ticket: &Member,
+        ticket_id: &str,
+        shopper: &str,
         drop_id: &str,
         position: u64,
     ) -> Result<()> {
-        let (pk, sk) = keys::ticket_key(&ticket.shopper, drop_id);
+        let (pk, sk) = keys::ticket_key(shopper, drop_id);
         let written = self
             .client
             .update_item()
@@ -405,12 +662,20 @@ impl Store {
             .key(keys::PK, s(pk))
             .key(keys::SK, s(sk))
             .update_expression("SET #position = :position")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#position)")
+            .condition_expression(
+                "id = :ticket AND (attribute_not_exists(#position) OR #position = :position)",
+            )
             .expression_attribute_names("#position", "position")
             .expression_attribute_values(":position", n(position as i64))
+            .expression_attribute_values(":ticket", s(ticket_id))
             .send()
             .await;
-        condition_met(written).map(|_| ())
+        if !condition_met(written)? {
+            return Err(ApiError::invariant(
+                "an arrival's ticket is missing or numbered elsewhere",
+            ));
+        }
+        Ok(())
     }
 
     /// `waiting` → `admitted` until `expires_at`; `false` if the ticket was not waiting.
@@ -492,6 +757,20 @@ impl Store {
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
+}
+
+fn put_request(item: super::Item) -> Result<WriteRequest> {
+    Ok(WriteRequest::builder()
+        .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+        .build())
+}
+
+fn delete_request((pk, sk): keys::Key) -> Result<WriteRequest> {
+    let delete = DeleteRequest::builder()
+        .key(keys::PK, s(pk))
+        .key(keys::SK, s(sk))
+        .build()?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
 }
 
 /// A ticket's status as a refused claim found it.

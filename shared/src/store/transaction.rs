@@ -32,6 +32,12 @@ pub(super) enum Role {
     Ticket,
     /// A queue member item (who joined, for the draw or the sequencer).
     Member,
+    /// A join fence: the draw of the member's section has not begun.
+    Fence,
+    /// A queue's state, under its version.
+    QueueState,
+    /// A page of numbered arrivals.
+    ArrivalPage,
 }
 
 /// A `TransactWriteItems` being built: each action with its role.

@@ -2,10 +2,14 @@
 //! queue is active) it
 //!
 //! 1. draws the early-access cohort at its start (queued drops with early access), then the
-//!    cohort at `starts_at` — a raffle's at `entries_close_at` — (each once, under a lease):
-//!    every pre-queue member, ordered by the committed seed, written as immutable order chunks;
-//! 2. numbers the tickets that joined since, in arrival order, after the cohort (and, once,
-//!    pre-queue joins whose write landed after the draw read the cohort);
+//!    cohort at `starts_at` — a raffle's at `entries_close_at` — (each once, under a lease), as a
+//!    job in bounded steps whose progress is saved in the state after each one: the section's
+//!    joins are fenced off, then each of its 256 groups is read from its 16 draw buckets (where
+//!    members already sort by draw key) and written as order pages and a group record, then the
+//!    groups' first positions are fixed. A controller killed anywhere resumes where the last
+//!    saved step ended and produces the same order;
+//! 2. numbers the tickets that joined since, in arrival order, after the cohort: in pages, each
+//!    committed in one transaction with the state that counts it, then written on the tickets;
 //! 3. reviews the open admissions: a claimed ticket is done, an admission past its time becomes
 //!    `expired` (so its slot passes on);
 //! 4. admits the next positions, strictly in order, as many as keep admitted-but-unclaimed
@@ -18,41 +22,61 @@
 //! a version condition, so an overlapping run can only lose a write, never corrupt one.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
+use futures::future::try_join_all;
+use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::app::App;
 use crate::error::{ApiError, Result};
 use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
+use crate::model::ids;
 use crate::model::policy;
 use crate::model::queue::{
-    Member, OrderChunk, OrderIndex, Phase, QueueState, Ticket, TicketStatus,
+    DrawGroup, DrawJob, Member, OrderChunk, OrderPage, Phase, QueueState, Section, Ticket,
+    TicketStatus,
 };
 use crate::store::keys::QUEUE_STRIPES;
 
-/// Positions per order chunk: well under DynamoDB's 400 KB item limit with 128-character subs.
-const CHUNK_SIZE: usize = 1_000;
+/// Bytes of entries per order page: a ticket view reads one page, eventually consistent, in at
+/// most two read units.
+const ORDER_PAGE_BYTES: usize = 7_000;
+/// How long one tick may spend drawing groups before it saves and yields: every step of a draw
+/// stays bounded whatever the cohort's size.
+const DRAW_STEP_BUDGET: Duration = Duration::from_secs(5);
+/// Groups drawn at once, between two saves of the draw's progress (at a million members, about
+/// 30,000 members read and written).
+const GROUPS_AT_ONCE: u16 = 8;
+/// Arrivals numbered per page: one transaction, an item well under DynamoDB's 400 KB even with
+/// 128-character shopper ids.
+const ARRIVAL_PAGE: usize = 1_500;
+/// Arrival pages one tick commits at most.
+const ARRIVAL_PAGES_PER_TICK: usize = 8;
+/// Ticket writes in flight at once.
+const TICKET_WRITES_IN_FLIGHT: usize = 64;
 /// Arrivals younger than this wait for the next tick, so a join written a moment late still
 /// lands in arrival order.
 const ARRIVAL_SETTLE_US: i64 = 300_000;
-/// A join's write lands within its function's timeout (10 s) of its clock read: this long after
-/// the draw, no pre-queue join can still be in flight.
-const STRAGGLER_DELAY: chrono::Duration = chrono::Duration::seconds(12);
-/// How long a draw may take before another controller may take it over.
+/// How long a draw's lease lasts past its last saved step before another controller may take it
+/// over.
 const DRAW_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// This container's name on a draw's lease.
+static CONTROLLER_ID: LazyLock<String> = LazyLock::new(ids::new_id);
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct TickReport {
     pub drew: bool,
+    /// A draw made progress and goes on in the next tick.
+    pub drawing: bool,
     pub numbered: u64,
     pub admitted: u64,
     pub expired: u64,
     pub serving: u64,
-    /// The state moved under this tick (another controller): nothing was saved.
+    /// The state moved under this tick (another controller): nothing more was saved.
     pub lost_race: bool,
 }
 
@@ -69,32 +93,44 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
         .await?
         .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
     let early_due = drop.early_draw_at().is_some_and(|at| now >= at);
+    let mut due = Vec::new();
     if early_due && !state.early_drawn && !state.cohort_fixed {
-        if !draw_early_cohort(app, drop, &mut state, now).await? {
-            report.lost_race = true;
-            return Ok(report);
-        }
-        report.drew = true;
+        due.push(Section::Early);
     }
     if now >= drop.draw_at() && !state.cohort_fixed {
-        if !draw_cohort(app, drop, &mut state, now).await? {
-            report.lost_race = true;
-            return Ok(report);
+        due.push(Section::Cohort);
+    }
+    for section in due {
+        match draw(app, drop, &mut state, section, now).await? {
+            Progress::Done => report.drew = true,
+            Progress::Continues => {
+                report.drawing = true;
+                break;
+            }
+            Progress::Lost => {
+                report.lost_race = true;
+                return Ok(report);
+            }
         }
-        report.drew = true;
     }
     if !state.admitting() {
         return Ok(report);
     }
     if state.cohort_fixed {
-        report.numbered = number_arrivals(app, drop, &mut state, now).await?;
+        match number_arrivals(app, drop, &mut state, now).await? {
+            Some(numbered) => report.numbered = numbered,
+            None => {
+                report.lost_race = true;
+                return Ok(report);
+            }
+        }
     }
 
     state.record_joins(now.timestamp_millis(), app.store.joins(&drop.id).await?);
     let shards = app.store.shards(drop, true).await?;
     let counts = UnitCounts::sum(&shards);
-    let (outstanding, expired) = review_admissions(app, drop, &mut state, now).await?;
-    report.expired = expired;
+    let review = review_admissions(app, drop, &mut state, now).await?;
+    report.expired = review.expired_now;
     // Paused: admissions stop (admitted shoppers keep theirs); sold out or ended: the line is
     // closed.
     let halted = matches!(
@@ -106,7 +142,7 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     } else {
         policy::to_admit(policy::AdmissionInputs {
             available: counts.available,
-            outstanding,
+            outstanding: review.outstanding,
             waiting: state.sequenced.saturating_sub(state.serving),
             // A raffle admits exactly as many winners as there are units: a win that goes
             // unused passes on when it expires, never sooner.
@@ -122,13 +158,17 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     let admitted = admit_next(app, drop, &state, wanted, now).await?;
     report.admitted = admitted;
     state.serving += admitted;
-    state.outstanding = outstanding + admitted;
+    state.outstanding = review.outstanding + admitted;
+    if state.expired_open != review.expired_open {
+        state.expired_open = review.expired_open;
+        state.dirty = true;
+    }
     if admitted > 0 {
         state.record_serving(now.timestamp_millis(), policy::RATE_WINDOW_MS);
     }
     report.serving = state.serving;
 
-    if report.numbered > 0 || admitted > 0 || expired > 0 || report.drew || state.dirty {
+    if report.numbered > 0 || admitted > 0 || review.expired_now > 0 || report.drew || state.dirty {
         state.dirty = false;
         state.version += 1;
         if !app.store.save_queue_state(&state).await? {
@@ -136,222 +176,318 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
             tracing::warn!(drop_id = %drop.id, "queue state moved under this tick; the next one redoes it");
         }
     }
-    if admitted > 0 || expired > 0 {
-        tracing::info!(drop_id = %drop.id, admitted, expired, serving = state.serving,
+    if admitted > 0 || review.expired_now > 0 {
+        tracing::info!(drop_id = %drop.id, admitted, expired = review.expired_now, serving = state.serving,
             outstanding = state.outstanding, available = counts.available, "queue moved");
     }
     Ok(report)
 }
 
-/// The draw: takes the lease, reads every cohort member (strongly consistent), orders them by the
-/// seed and writes the order chunks and their index, then records the cohort. `false` when
-/// another controller holds the lease.
-async fn draw_cohort(
+/// Where a draw stands after this tick's step.
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    Done,
+    Continues,
+    /// Another controller holds the draw's lease, or the state moved.
+    Lost,
+}
+
+/// One bounded step of the draw of `section`: takes (or keeps) the lease, fences the section's
+/// joins, draws groups until the step's budget is spent — saving progress after each — and,
+/// once every group is drawn, fixes their first positions and records the section as drawn.
+async fn draw(
     app: &App,
     drop: &DropSpec,
     state: &mut QueueState,
+    section: Section,
     now: DateTime<Utc>,
-) -> Result<bool> {
-    if !take_draw_lease(app, state, now).await? {
-        return Ok(false);
+) -> Result<Progress> {
+    let leased_to_another = state.drawing_until.is_some_and(|until| until > now)
+        && state.drawing_by.as_deref() != Some(CONTROLLER_ID.as_str());
+    if leased_to_another {
+        return Ok(Progress::Lost);
     }
-    // The early cohort already holds the first positions.
-    let early: HashSet<String> = app.store.drawn_ids(&drop.id, 1, state.early_size).await?;
-    let members = pre_queue_members(app, drop, |member| !early.contains(&member.ticket_id)).await?;
-    let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
-    let chunks = chunks_from(state.cohort_start(), &ordered);
-    let index = OrderIndex {
-        chunks: chunks
-            .iter()
-            .map(|chunk| {
-                (
-                    chunk.start,
-                    draw::draw_key(&state.seed, &chunk.entries[0].0),
-                )
-            })
-            .collect(),
+    let mut job = match state.draw_job.clone() {
+        Some(job) if job.section == section => job,
+        _ => DrawJob {
+            section,
+            frozen: false,
+            next_group: 0,
+        },
     };
-    app.store.put_order_chunks(&drop.id, &chunks).await?;
-    app.store.put_order_index(&drop.id, &index).await?;
-    state.cohort_fixed = true;
-    state.cohort_size = ordered.len() as u64;
-    state.sequenced = state.early_size + state.cohort_size;
+    if !save_progress(app, state, &job, now).await? {
+        return Ok(Progress::Lost);
+    }
+    if !job.frozen {
+        app.store.freeze_joins(&drop.id, section).await?;
+        job.frozen = true;
+        if !save_progress(app, state, &job, now).await? {
+            return Ok(Progress::Lost);
+        }
+    }
+    let step_started = Instant::now();
+    while job.next_group < draw::GROUPS {
+        if step_started.elapsed() >= DRAW_STEP_BUDGET {
+            return Ok(Progress::Continues);
+        }
+        let through = (job.next_group + GROUPS_AT_ONCE).min(draw::GROUPS);
+        let seed = state.seed.as_str();
+        try_join_all(
+            (job.next_group..through)
+                .map(|group| draw_group(app, &drop.id, seed, section, group as u8)),
+        )
+        .await?;
+        job.next_group = through;
+        if !save_progress(app, state, &job, now).await? {
+            return Ok(Progress::Lost);
+        }
+    }
+    let size = fix_group_starts(app, drop, state, section).await?;
+    match section {
+        Section::Early => {
+            state.early_drawn = true;
+            state.early_size = size;
+            state.sequenced = size;
+        }
+        Section::Cohort => {
+            state.cohort_fixed = true;
+            state.cohort_size = size;
+            state.sequenced = state.early_size + size;
+        }
+    }
+    state.projected_through = state.sequenced;
+    state.draw_job = None;
     state.drawing_until = None;
-    tracing::info!(drop_id = %drop.id, cohort = state.cohort_size, "cohort drawn; seed revealed");
-    Ok(true)
+    state.drawing_by = None;
+    state.version += 1;
+    if !app.store.save_queue_state(state).await? {
+        return Ok(Progress::Lost);
+    }
+    match section {
+        Section::Early => {
+            tracing::info!(drop_id = %drop.id, early_cohort = size, "early cohort drawn")
+        }
+        Section::Cohort => {
+            tracing::info!(drop_id = %drop.id, cohort = size, "cohort drawn; seed revealed")
+        }
+    }
+    Ok(Progress::Done)
 }
 
-/// The early draw, at the early-access start of a queued drop: the members of early groups who
-/// joined before it, ordered by the same seed, take positions from 1 (their tickets carry their
-/// position; the seed stays secret until the cohort's draw). `false` when another controller
-/// holds the lease.
-async fn draw_early_cohort(
+/// Saves the draw's progress and renews its lease: `false` when the state moved.
+async fn save_progress(
     app: &App,
-    drop: &DropSpec,
     state: &mut QueueState,
+    job: &DrawJob,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    if !take_draw_lease(app, state, now).await? {
-        return Ok(false);
-    }
-    let members = pre_queue_members(app, drop, |member| member.early).await?;
-    let ordered = draw::order(&state.seed, members, |member| member.ticket_id.as_str());
-    app.store
-        .put_order_chunks(&drop.id, &chunks_from(1, &ordered))
-        .await?;
-    for (offset, member) in ordered.iter().enumerate() {
-        app.store
-            .set_ticket_position(member, &drop.id, 1 + offset as u64)
-            .await?;
-    }
-    state.early_drawn = true;
-    state.early_size = ordered.len() as u64;
-    state.sequenced = state.early_size;
-    state.drawing_until = None;
-    state.dirty = true;
-    tracing::info!(drop_id = %drop.id, early_cohort = state.early_size, "early cohort drawn");
-    Ok(true)
-}
-
-/// Takes the draw's lease (saving the state under its version): `false` when another controller
-/// holds it or the state moved.
-async fn take_draw_lease(app: &App, state: &mut QueueState, now: DateTime<Utc>) -> Result<bool> {
-    if state.drawing_until.is_some_and(|until| until > now) {
-        return Ok(false);
-    }
+    state.draw_job = Some(job.clone());
     state.drawing_until = Some(now + DRAW_LEASE);
+    state.drawing_by = Some(CONTROLLER_ID.clone());
     state.version += 1;
     app.store.save_queue_state(state).await
 }
 
-/// The pre-queue members `wanted` keeps, read strongly consistent from every stripe.
-async fn pre_queue_members(
+/// Draws one group: reads its 16 buckets (members already in draw order), writes each bucket's
+/// order pages and the group's record — its size, its buckets' sizes and the SHA-256 of its
+/// proof page. Idempotent: a redo replaces what an interrupted attempt wrote.
+async fn draw_group(
+    app: &App,
+    drop_id: &str,
+    seed: &str,
+    section: Section,
+    group: u8,
+) -> Result<()> {
+    let buckets = try_join_all(draw::buckets_of_group(group).map(|bucket| async move {
+        let members = app.store.bucket_members(drop_id, section, bucket).await?;
+        Ok::<_, ApiError>((bucket, members))
+    }))
+    .await?;
+    let mut offset = 0u64;
+    let mut bucket_counts = Vec::with_capacity(buckets.len());
+    let mut paged = Vec::with_capacity(buckets.len());
+    for (bucket, members) in &buckets {
+        paged.push((*bucket, pages_of(seed, members, offset)));
+        bucket_counts.push(members.len() as u64);
+        offset += members.len() as u64;
+    }
+    try_join_all(paged.iter().map(|(bucket, pages)| {
+        app.store
+            .replace_order_pages(drop_id, section, *bucket, pages)
+    }))
+    .await?;
+    let body = draw::page_body(
+        buckets
+            .iter()
+            .flat_map(|(_, members)| members.iter().map(|member| member.ticket_id.as_str())),
+    );
+    let record = DrawGroup {
+        section,
+        group,
+        count: offset,
+        sha256: draw::page_sha256(&body),
+        bucket_counts,
+        start: None,
+    };
+    app.store.put_draw_group(drop_id, &record).await
+}
+
+/// A bucket's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed
+/// by its first entry's sort key; `offset` is the bucket's first offset in its group.
+fn pages_of(seed: &str, members: &[Member], offset: u64) -> Vec<(String, OrderPage)> {
+    let mut pages: Vec<(String, OrderPage)> = Vec::new();
+    let mut bytes = 0;
+    for (i, member) in members.iter().enumerate() {
+        if pages.is_empty() || bytes >= ORDER_PAGE_BYTES {
+            let first = draw::sort_key(&draw::draw_key(seed, &member.ticket_id), &member.ticket_id);
+            pages.push((
+                first,
+                OrderPage {
+                    offset: offset + i as u64,
+                    entries: Vec::new(),
+                },
+            ));
+            bytes = 0;
+        }
+        bytes += member.ticket_id.len() + member.shopper.len() + 8;
+        let (_, page) = pages.last_mut().expect("a page was opened");
+        page.entries
+            .push((member.ticket_id.clone(), member.shopper.clone()));
+    }
+    pages
+}
+
+/// The last step of a draw: every group's first position, from the section's first, written on
+/// the group records. Returns the section's size.
+async fn fix_group_starts(
     app: &App,
     drop: &DropSpec,
-    wanted: impl Fn(&Member) -> bool,
-) -> Result<Vec<Member>> {
-    let mut members = Vec::new();
-    for stripe in 0..QUEUE_STRIPES {
-        let stripe_members = app.store.cohort_members(&drop.id, stripe).await?;
-        members.extend(stripe_members.into_iter().filter(|member| wanted(member)));
+    state: &QueueState,
+    section: Section,
+) -> Result<u64> {
+    let mut groups = app.store.read_draw_groups(&drop.id, section).await?;
+    if groups.len() != usize::from(draw::GROUPS) {
+        return Err(ApiError::invariant("a drawn section is missing group records"));
     }
-    Ok(members)
+    let mut next = match section {
+        Section::Early => 1,
+        Section::Cohort => state.cohort_start(),
+    };
+    for group in &mut groups {
+        group.start = Some(next);
+        next += group.count;
+    }
+    app.store.put_draw_groups(&drop.id, &groups).await?;
+    Ok(groups.iter().map(|group| group.count).sum())
 }
 
-fn chunks_from(first_position: u64, members: &[Member]) -> Vec<OrderChunk> {
-    members
-        .chunks(CHUNK_SIZE)
-        .enumerate()
-        .map(|(i, slice)| OrderChunk {
-            start: first_position + (i * CHUNK_SIZE) as u64,
-            entries: slice
-                .iter()
-                .map(|member| (member.ticket_id.clone(), member.shopper.clone()))
-                .collect(),
-        })
-        .collect()
-}
-
-/// Numbers the tickets that joined after the start (and, once, pre-queue joins the draw missed),
-/// in arrival order, after everyone already numbered. Returns how many.
+/// Numbers the tickets that joined after the start, in arrival order, after everyone already
+/// numbered: each page is committed with the state in one transaction, then written on its
+/// tickets. Returns how many, or `None` when the state moved under this tick.
 async fn number_arrivals(
     app: &App,
     drop: &DropSpec,
     state: &mut QueueState,
     now: DateTime<Utc>,
-) -> Result<u64> {
-    let mut arrivals: Vec<(u32, Member)> = Vec::new();
-    for stripe in 0..QUEUE_STRIPES {
-        for member in app.store.arrivals(&drop.id, stripe).await? {
-            arrivals.push((stripe, member));
-        }
-    }
-    let settled_before = now.timestamp_micros() - ARRIVAL_SETTLE_US;
-    arrivals.retain(|(_, member)| member.joined_at_us <= settled_before);
-    // A tick that died after numbering some arrivals but before forgetting them: those keep
-    // their numbers, and the next numbers come after them.
-    let shoppers: Vec<String> = arrivals.iter().map(|(_, m)| m.shopper.clone()).collect();
-    let numbered_before: Vec<Ticket> = app
+) -> Result<Option<u64>> {
+    // Pages a dead tick committed but did not finish writing on tickets.
+    let mut unfinished: HashSet<String> = HashSet::new();
+    for page in app
         .store
-        .tickets(&drop.id, &shoppers)
+        .arrival_pages_after(&drop.id, state.projected_through)
         .await?
+    {
+        project(app, drop, &page).await?;
+        unfinished.extend(page.entries.iter().map(|(ticket, _)| ticket.clone()));
+        state.projected_through = state.projected_through.max(page.end());
+        state.dirty = true;
+    }
+    let mut arrivals = arrivals(app, &drop.id).await?;
+    let (done, waiting): (Vec<_>, Vec<_>) = arrivals
+        .drain(..)
+        .partition(|(_, member)| unfinished.contains(&member.ticket_id));
+    app.store.remove_arrivals(&drop.id, &done).await?;
+    let settled_before = now.timestamp_micros() - ARRIVAL_SETTLE_US;
+    let mut waiting: Vec<(u32, Member)> = waiting
         .into_iter()
-        .filter(|ticket| ticket.position.is_some())
+        .filter(|(_, member)| member.joined_at_us <= settled_before)
         .collect();
-    if !numbered_before.is_empty() {
-        let done: Vec<(u32, Member)> = arrivals
-            .iter()
-            .filter(|(_, m)| numbered_before.iter().any(|t| t.id == m.ticket_id))
-            .cloned()
-            .collect();
-        app.store.remove_arrivals(&drop.id, &done).await?;
-        arrivals.retain(|(_, m)| !numbered_before.iter().any(|t| t.id == m.ticket_id));
-        let highest = numbered_before
-            .iter()
-            .filter_map(|t| t.position)
-            .max()
-            .unwrap_or(0);
-        state.sequenced = state.sequenced.max(highest);
-        state.dirty = true;
-    }
-    let mut stragglers = Vec::new();
-    if !state.stragglers_checked && now >= drop.draw_at() + STRAGGLER_DELAY {
-        stragglers = missed_by_the_draw(app, drop, state).await?;
-        state.stragglers_checked = true;
-        state.dirty = true;
-    }
-    if arrivals.is_empty() && stragglers.is_empty() {
-        return Ok(0);
-    }
-    let mut numbered: Vec<Member> = stragglers;
-    numbered.sort_by(|a, b| (a.joined_at_us, &a.ticket_id).cmp(&(b.joined_at_us, &b.ticket_id)));
-    arrivals.sort_by(|(_, a), (_, b)| {
+    waiting.sort_by(|(_, a), (_, b)| {
         (a.joined_at_us, &a.ticket_id).cmp(&(b.joined_at_us, &b.ticket_id))
     });
-    numbered.extend(arrivals.iter().map(|(_, member)| member.clone()));
-    let first = state.sequenced + 1;
-    app.store
-        .put_order_chunks(&drop.id, &chunks_from(first, &numbered))
-        .await?;
-    for (offset, member) in numbered.iter().enumerate() {
-        app.store
-            .set_ticket_position(member, &drop.id, first + offset as u64)
-            .await?;
+    let mut numbered = 0;
+    for members in waiting.chunks(ARRIVAL_PAGE).take(ARRIVAL_PAGES_PER_TICK) {
+        let page = OrderChunk {
+            start: state.sequenced + 1,
+            entries: members
+                .iter()
+                .map(|(_, member)| (member.ticket_id.clone(), member.shopper.clone()))
+                .collect(),
+        };
+        state.sequenced = page.end();
+        state.version += 1;
+        if !app.store.commit_arrival_page(state, &page).await? {
+            return Ok(None);
+        }
+        project(app, drop, &page).await?;
+        app.store.remove_arrivals(&drop.id, members).await?;
+        state.projected_through = page.end();
+        state.dirty = true;
+        numbered += members.len() as u64;
     }
-    app.store.remove_arrivals(&drop.id, &arrivals).await?;
-    state.sequenced += numbered.len() as u64;
-    Ok(numbered.len() as u64)
+    Ok(Some(numbered))
 }
 
-/// Pre-queue members the draw did not see (their write landed after it read the cohort).
-async fn missed_by_the_draw(app: &App, drop: &DropSpec, state: &QueueState) -> Result<Vec<Member>> {
-    let drawn = app
-        .store
-        .drawn_ids(&drop.id, 1, state.early_size + state.cohort_size)
+/// Every arrival not numbered yet, over all stripes.
+async fn arrivals(app: &App, drop_id: &str) -> Result<Vec<(u32, Member)>> {
+    let stripes = try_join_all((0..QUEUE_STRIPES).map(|stripe| async move {
+        let members = app.store.arrivals(drop_id, stripe).await?;
+        Ok::<_, ApiError>(members.into_iter().map(move |member| (stripe, member)))
+    }))
+    .await?;
+    Ok(stripes.into_iter().flatten().collect())
+}
+
+/// Writes a committed arrival page's positions on its tickets.
+async fn project(app: &App, drop: &DropSpec, page: &OrderChunk) -> Result<()> {
+    stream::iter(page.entries.iter().enumerate())
+        .map(|(offset, (ticket_id, shopper))| async move {
+            app.store
+                .set_ticket_position(ticket_id, shopper, &drop.id, page.start + offset as u64)
+                .await
+        })
+        .buffer_unordered(TICKET_WRITES_IN_FLIGHT)
+        .try_collect::<Vec<()>>()
         .await?;
-    let missed = pre_queue_members(app, drop, |member| !drawn.contains(&member.ticket_id)).await?;
-    for member in &missed {
-        tracing::warn!(drop_id = %drop.id, ticket_id = %member.ticket_id,
-            "a pre-queue join landed after the draw; numbered after the cohort");
-    }
-    Ok(missed)
+    Ok(())
+}
+
+/// What a review of the open admissions found.
+struct Review {
+    /// Admitted tickets that have neither claimed nor expired.
+    outstanding: u64,
+    /// Admissions expired by this review.
+    expired_now: u64,
+    /// Expired admissions after the first still-open one (not yet in `state.expired`).
+    expired_open: u64,
 }
 
 /// Goes over the admitted positions not yet settled: claims are done, admissions past their time
 /// expire. Advances `settled_through` over the finished prefix (counting claims and no-shows for
-/// the no-show rate). Returns `(outstanding, expired now)`.
+/// the no-show rate).
 async fn review_admissions(
     app: &App,
     drop: &DropSpec,
     state: &mut QueueState,
     now: DateTime<Utc>,
-) -> Result<(u64, u64)> {
+) -> Result<Review> {
     let mut outstanding = 0;
     let mut expired_now = 0;
+    let mut expired_open = 0;
     let mut position = state.settled_through + 1;
     let mut prefix_open = true;
     while position <= state.serving {
-        let tickets = tickets_at(app, drop, position, state.serving).await?;
+        let tickets = tickets_at(app, drop, state, position, state.serving).await?;
         if tickets.is_empty() {
             break;
         }
@@ -391,7 +527,8 @@ async fn review_admissions(
                     }
                     state.dirty = true;
                 }
-                TicketStatus::Claimed | TicketStatus::Expired => {}
+                TicketStatus::Expired => expired_open += 1,
+                TicketStatus::Claimed => {}
                 _ => {
                     prefix_open = false;
                     outstanding += 1;
@@ -400,17 +537,22 @@ async fn review_admissions(
             position = at + 1;
         }
     }
-    Ok((outstanding, expired_now))
+    Ok(Review {
+        outstanding,
+        expired_now,
+        expired_open,
+    })
 }
 
-/// The tickets at positions `from..=to` that one order chunk holds, read in one batch.
+/// The tickets at positions `from..=to` that one stretch of the order holds, read in batches.
 async fn tickets_at(
     app: &App,
     drop: &DropSpec,
+    state: &QueueState,
     from: u64,
     to: u64,
 ) -> Result<Vec<(u64, Option<Ticket>)>> {
-    let Some(chunk) = app.store.chunk_at(&drop.id, from).await? else {
+    let Some(chunk) = app.store.order_at(&drop.id, state, from).await? else {
         return Ok(Vec::new());
     };
     let last = chunk.end().min(to);
@@ -443,7 +585,7 @@ async fn admit_next(
     let last = (state.serving + wanted).min(state.sequenced);
     let mut position = state.serving + 1;
     while position <= last {
-        let Some(chunk) = app.store.chunk_at(&drop.id, position).await? else {
+        let Some(chunk) = app.store.order_at(&drop.id, state, position).await? else {
             break;
         };
         let through = chunk.end().min(last);
@@ -452,54 +594,69 @@ async fn admit_next(
         let shoppers: Vec<String> = (position..=through)
             .filter_map(|at| chunk.at(at).map(|(_, shopper)| shopper.clone()))
             .collect();
-        let results: Vec<Result<bool>> = stream::iter(shoppers)
+        stream::iter(shoppers)
             .map(|shopper| async move {
                 app.store
                     .admit_ticket(&shopper, &drop.id, now, expires_at)
                     .await
             })
-            .buffer_unordered(32)
-            .collect()
-            .await;
-        for admitted in results {
-            admitted?;
-        }
+            .buffer_unordered(TICKET_WRITES_IN_FLIGHT)
+            .try_collect::<Vec<bool>>()
+            .await?;
         position = through + 1;
     }
     Ok(position - 1 - state.serving)
 }
 
 /// The `queue-controller` function: ticks every active queued drop once a second until
-/// `run_for` has passed.
+/// `run_for` has passed. Each drop runs its own loop, so a long draw step or a slow drop never
+/// delays another's ticks; the list of drops is read again every ten seconds.
 pub async fn run(app: &App, run_for: Duration) -> Result<u64> {
     let deadline = tokio::time::Instant::now() + run_for;
     let mut ticks = 0;
-    let mut drops: Vec<DropSpec> = Vec::new();
-    let mut listed_at: Option<tokio::time::Instant> = None;
+    let mut running: HashSet<String> = HashSet::new();
+    let mut loops = FuturesUnordered::new();
     while tokio::time::Instant::now() < deadline {
-        let started = tokio::time::Instant::now();
-        if listed_at.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
-            drops = active_queues(app, Utc::now()).await?;
-            listed_at = Some(started);
-        }
-        for listed in &drops {
-            // Read each tick, not once a listing: a pause or resume acts within a second.
-            let drop = match app.store.drop_now(&listed.id).await {
-                Ok(Some(drop)) => drop,
-                Ok(None) => continue,
-                Err(error) => {
-                    tracing::error!(drop_id = %listed.id, error = %crate::error::chain(&error), "queued drop unreadable");
-                    continue;
-                }
-            };
-            if let Err(error) = tick(app, &drop, Utc::now()).await {
-                tracing::error!(drop_id = %drop.id, error = %crate::error::chain(&error), "queue tick failed");
+        for drop in active_queues(app, Utc::now()).await? {
+            if running.insert(drop.id.clone()) {
+                loops.push(tick_until(app, drop.id, deadline));
             }
-            ticks += 1;
         }
-        tokio::time::sleep_until(started + Duration::from_secs(1)).await;
+        let next_listing = (tokio::time::Instant::now() + Duration::from_secs(10)).min(deadline);
+        loop {
+            tokio::select! {
+                Some(done) = loops.next() => ticks += done,
+                _ = tokio::time::sleep_until(next_listing) => break,
+            }
+        }
+    }
+    while let Some(done) = loops.next().await {
+        ticks += done;
     }
     Ok(ticks)
+}
+
+/// Ticks one drop once a second until `deadline`. Returns how many ticks ran.
+async fn tick_until(app: &App, drop_id: String, deadline: tokio::time::Instant) -> u64 {
+    let mut ticks = 0;
+    while tokio::time::Instant::now() < deadline {
+        let started = tokio::time::Instant::now();
+        // Read each tick, not once a listing: a pause or resume acts within a second.
+        match app.store.drop_now(&drop_id).await {
+            Ok(Some(drop)) => {
+                if let Err(error) = tick(app, &drop, Utc::now()).await {
+                    tracing::error!(drop_id = %drop.id, error = %crate::error::chain(&error), "queue tick failed");
+                }
+                ticks += 1;
+            }
+            Ok(None) => return ticks,
+            Err(error) => {
+                tracing::error!(drop_id, error = %crate::error::chain(&error), "queued drop unreadable");
+            }
+        }
+        tokio::time::sleep_until((started + Duration::from_secs(1)).min(deadline)).await;
+    }
+    ticks
 }
 
 /// Queued drops whose queue has opened (or opens within a minute) and that have not ended long

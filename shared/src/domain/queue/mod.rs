@@ -31,7 +31,8 @@ use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
 use crate::model::policy::{self, Standing};
 use crate::model::pow;
-use crate::model::queue::{Phase, Ticket, TicketStatus};
+use crate::model::draw;
+use crate::model::queue::{Phase, QueueState, Section, Ticket, TicketStatus};
 use crate::model::requester::Requester;
 use crate::store::keys::QUEUE_STRIPES;
 use crate::store::queue::JoinOutcome;
@@ -59,19 +60,43 @@ pub struct QueueStatus {
     pub poll_after_ms: u64,
 }
 
-/// `GET /drops/{id}/queue/proof`: everything needed to recompute the draw.
+/// `GET /drops/{id}/queue/proof`: the manifest of the draw's proof — the seed and, for each
+/// drawn section, its pages (one per group: the tickets whose draw key starts with the page's two
+/// hex characters, in position order) with their SHA-256. Immutable once the cohort is drawn.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrawProof {
     pub drop_id: String,
     pub seed: String,
     pub seed_commitment: String,
-    /// The early-access cohort's ticket ids in position order, from position 1 (empty without
-    /// early access). Drawn by the same rule among themselves.
-    pub early_cohort: Vec<String>,
-    /// The cohort's first position (after the early cohort).
-    pub cohort_start: u64,
-    /// Ticket ids in position order, from `cohort_start`.
-    pub cohort: Vec<String>,
+    /// The early-access cohort, from position 1 (empty without early access).
+    pub early: ProofSection,
+    /// The cohort, after the early cohort.
+    pub cohort: ProofSection,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProofSection {
+    pub start: u64,
+    pub size: u64,
+    /// The non-empty pages, in order.
+    pub pages: Vec<ProofPageLink>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProofPageLink {
+    pub name: String,
+    /// Relative to the API's base URL.
+    pub url: String,
+    pub count: u64,
+    pub sha256: String,
+}
+
+/// `GET /drops/{id}/queue/proof/{page}`: one page's body (ticket ids, one per line) and its
+/// SHA-256.
+#[derive(Debug, Clone)]
+pub struct ProofPage {
+    pub body: String,
+    pub sha256: String,
 }
 
 /// What the integrity report counts, per drop (striped counters).
@@ -84,6 +109,8 @@ pub enum Count {
     PowInvalid,
     PowReplayed,
     JoinRateLimited,
+    JoinNotOpen,
+    JoinClosed,
     Challenge,
     ChallengeRateLimited,
     ClaimAdmissionMissing,
@@ -101,6 +128,8 @@ impl Count {
             Self::PowInvalid => "pow_invalid",
             Self::PowReplayed => "pow_replayed",
             Self::JoinRateLimited => "join_rate_limited",
+            Self::JoinNotOpen => "join_not_open",
+            Self::JoinClosed => "join_closed",
             Self::Challenge => "challenges",
             Self::ChallengeRateLimited => "challenge_rate_limited",
             Self::ClaimAdmissionMissing => "claim_admission_missing",
@@ -130,6 +159,7 @@ pub async fn join(
     body: Option<Value>,
     now: DateTime<Utc>,
 ) -> Result<(TicketView, bool)> {
+    let started = Utc::now();
     let shopper = requester.shopper;
     let drop = queued_drop(app, drop_id).await?;
     let settings = drop.queue_settings()?;
@@ -158,19 +188,21 @@ pub async fn join(
         return Ok((ticket::view(app, &drop, &ticket, now).await?, false));
     }
     if now < settings.opens_at {
+        count(app, &drop.id, &[Count::JoinReceived, Count::JoinNotOpen]).await;
         return Err(ApiError::QueueNotOpen {
             opens_at: settings.opens_at,
         });
     }
-    // A raffle's entries close at the draw: nobody enters after the order is fixed.
-    if drop.raffle.is_some() && now >= drop.draw_at() {
-        return Err(ApiError::QueueClosed);
-    }
     let line = app.store.queue_line(&drop).await?;
-    if matches!(
-        drop.queue_phase(settings, line.counts, now),
-        Phase::SoldOut | Phase::Ended
-    ) {
+    // A raffle's entries close at the draw: nobody enters after the order is fixed.
+    let raffle_closed = drop.raffle.is_some() && now >= drop.draw_at();
+    if raffle_closed
+        || matches!(
+            drop.queue_phase(settings, line.counts, now),
+            Phase::SoldOut | Phase::Ended
+        )
+    {
+        count(app, &drop.id, &[Count::JoinReceived, Count::JoinClosed]).await;
         return Err(ApiError::QueueClosed);
     }
     if settings.proof_of_work {
@@ -190,15 +222,14 @@ pub async fn join(
         }
     }
 
-    let ticket = Ticket {
+    let mut ticket = Ticket {
         id: ids::new_id(),
         drop_id: drop.id.clone(),
         shopper: shopper.to_string(),
         joined_at: now,
         joined_at_us: now.timestamp_micros(),
-        cohort: now < drop.draw_at(),
-        early: drop.is_early_member(requester.groups)
-            && drop.early_draw_at().is_some_and(|at| now < at),
+        cohort: false,
+        early: false,
         stripe: rand::rng().random_range(0..QUEUE_STRIPES),
         position: None,
         status: TicketStatus::Waiting,
@@ -207,11 +238,31 @@ pub async fn join(
         admission_expires_at_ms: None,
         reservation_id: None,
     };
+    let sort_key = draw::sort_key(&draw::draw_key(&line.state.seed, &ticket.id), &ticket.id);
+    // Sections whose draw began before this join landed: it cannot enter them any more.
+    let (mut fenced_early, mut fenced_cohort) = (false, false);
     let mut retry = Retry::new("join", 0);
     loop {
-        match app.store.put_ticket(&ticket).await? {
+        // Stamped as it is written: the checks above take round trips, and a join slowed by them
+        // must not be numbered ahead of one that landed before it.
+        let stamp = now + (Utc::now() - started);
+        ticket.joined_at = stamp;
+        ticket.joined_at_us = stamp.timestamp_micros();
+        ticket.cohort = !fenced_cohort && stamp < drop.draw_at();
+        ticket.early = ticket.cohort
+            && !fenced_early
+            && drop.is_early_member(requester.groups)
+            && drop.early_draw_at().is_some_and(|at| stamp < at);
+        match app.store.put_ticket(&ticket, &sort_key).await? {
             JoinOutcome::Created => break,
             JoinOutcome::Contended => retry.again(Again::Contended).await?,
+            JoinOutcome::Frozen if ticket.early => fenced_early = true,
+            // A raffle's entries close when its draw begins.
+            JoinOutcome::Frozen if drop.raffle.is_some() => {
+                count(app, &drop.id, &[Count::JoinReceived, Count::JoinClosed]).await;
+                return Err(ApiError::QueueClosed);
+            }
+            JoinOutcome::Frozen => fenced_cohort = true,
             // A parallel join of the same shopper got there first: theirs is the ticket.
             JoinOutcome::Exists => {
                 count(app, &drop.id, &[Count::JoinReceived, Count::OneTicket]).await;
@@ -344,34 +395,116 @@ pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Queu
 
 /// `GET /drops/{id}/queue/proof`: after the draw.
 pub async fn proof(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<DrawProof> {
-    let drop = queued_drop(app, drop_id).await?;
-    drop.queue_settings()?;
-    let state = app
-        .store
-        .queue_state(&drop.id)
-        .await?
-        .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
-    if now < drop.draw_at() || !state.cohort_fixed {
-        return Err(ApiError::DrawPending {
-            starts_at: drop.draw_at(),
-        });
-    }
-    let early_cohort = app
-        .store
-        .drawn_in_order(&drop.id, 1, state.early_size)
-        .await?;
-    let cohort = app
-        .store
-        .drawn_in_order(&drop.id, state.cohort_start(), state.cohort_size)
-        .await?;
+    let (drop, state) = drawn_queue(app, drop_id, now).await?;
+    let early = if state.early_drawn {
+        proof_section(app, &drop.id, Section::Early, 1).await?
+    } else {
+        ProofSection {
+            start: 1,
+            size: 0,
+            pages: Vec::new(),
+        }
+    };
+    let cohort = proof_section(app, &drop.id, Section::Cohort, state.cohort_start()).await?;
     Ok(DrawProof {
         drop_id: drop.id.clone(),
         seed: state.seed.clone(),
         seed_commitment: state.seed_commitment.clone(),
-        early_cohort,
-        cohort_start: state.cohort_start(),
+        early,
         cohort,
     })
+}
+
+async fn proof_section(
+    app: &App,
+    drop_id: &str,
+    section: Section,
+    start: u64,
+) -> Result<ProofSection> {
+    let groups = app.store.drawn_groups(drop_id, section).await?;
+    Ok(ProofSection {
+        start,
+        size: groups.iter().map(|group| group.count).sum(),
+        pages: groups
+            .iter()
+            .filter(|group| group.count > 0)
+            .map(|group| {
+                let name = proof_page_name(section, group.group);
+                ProofPageLink {
+                    url: format!("/drops/{drop_id}/queue/proof/{name}"),
+                    name,
+                    count: group.count,
+                    sha256: group.sha256.clone(),
+                }
+            })
+            .collect(),
+    })
+}
+
+fn proof_page_name(section: Section, group: u8) -> String {
+    format!("{}-{group:02x}", section.letter())
+}
+
+/// `GET /drops/{id}/queue/proof/{page}`: after the draw.
+pub async fn proof_page(
+    app: &App,
+    drop_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<ProofPage> {
+    let (drop, state) = drawn_queue(app, drop_id, now).await?;
+    let (section, group) = parse_proof_page_name(name).ok_or(ApiError::NotFound("proof page"))?;
+    if section == Section::Early && !state.early_drawn {
+        return Err(ApiError::NotFound("proof page"));
+    }
+    let groups = app.store.drawn_groups(&drop.id, section).await?;
+    let record = groups
+        .iter()
+        .find(|record| record.group == group && record.count > 0)
+        .ok_or(ApiError::NotFound("proof page"))?;
+    let mut ids = Vec::with_capacity(record.count as usize);
+    for bucket in draw::buckets_of_group(group) {
+        for page in app.store.order_pages(&drop.id, section, bucket).await? {
+            ids.extend(page.entries.into_iter().map(|(ticket_id, _)| ticket_id));
+        }
+    }
+    let body = draw::page_body(ids.iter().map(String::as_str));
+    let sha256 = draw::page_sha256(&body);
+    if sha256 != record.sha256 {
+        return Err(ApiError::invariant(
+            "a proof page differs from what its draw recorded",
+        ));
+    }
+    Ok(ProofPage { body, sha256 })
+}
+
+/// `e-3f` → (early, 0x3f); anything else is no page.
+fn parse_proof_page_name(name: &str) -> Option<(Section, u8)> {
+    let (letter, hex) = name.split_once('-')?;
+    let section = match letter {
+        "e" => Section::Early,
+        "m" => Section::Cohort,
+        _ => return None,
+    };
+    let valid = hex.len() == 2 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    valid.then(|| u8::from_str_radix(hex, 16).ok()).flatten().map(|group| (section, group))
+}
+
+/// A queued drop whose cohort is drawn, with its state; `draw_pending` before.
+async fn drawn_queue(
+    app: &App,
+    drop_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Arc<DropSpec>, QueueState)> {
+    let drop = queued_drop(app, drop_id).await?;
+    drop.queue_settings()?;
+    let line = app.store.queue_line(&drop).await?;
+    if now < drop.draw_at() || !line.state.cohort_fixed {
+        return Err(ApiError::DrawPending {
+            starts_at: drop.draw_at(),
+        });
+    }
+    Ok((drop, line.state.clone()))
 }
 
 /// `GET /drops/{id}/integrity`: what each layer let through and refused, and the draw's digest,
@@ -391,7 +524,7 @@ pub struct IntegrityReport {
     pub expired_unused: u64,
     pub units_sold: i64,
     pub units_held: i64,
-    /// Lowercase hex SHA-256 of the published proof document (`/queue/proof`), once drawn.
+    /// Lowercase hex SHA-256 of the proof's manifest as published (`/queue/proof`), once drawn.
     pub draw_sha256: Option<String>,
 }
 
@@ -406,6 +539,10 @@ pub struct JoinCounts {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JoinRefusals {
+    /// Joins before the queue opened.
+    pub not_open: u64,
+    /// Joins after a raffle's entries closed, or once the drop sold out or ended.
+    pub closed: u64,
     pub proof_missing: u64,
     pub proof_invalid: u64,
     pub proof_replayed: u64,
@@ -468,6 +605,8 @@ pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<I
                 .sequenced
                 .saturating_sub(state.early_size + state.cohort_size),
             refused: JoinRefusals {
+                not_open: get(Count::JoinNotOpen),
+                closed: get(Count::JoinClosed),
                 proof_missing: get(Count::PowMissing),
                 proof_invalid: get(Count::PowInvalid),
                 proof_replayed: get(Count::PowReplayed),
@@ -489,9 +628,9 @@ pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<I
         admitted: state.serving,
         claimed: state
             .serving
-            .saturating_sub(state.expired)
+            .saturating_sub(state.expired + state.expired_open)
             .saturating_sub(state.outstanding),
-        expired_unused: state.expired,
+        expired_unused: state.expired + state.expired_open,
         units_sold: counts.sold,
         units_held: counts.held,
         draw_sha256,

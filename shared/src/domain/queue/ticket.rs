@@ -11,7 +11,7 @@ use crate::model::admission::AdmissionClaims;
 use crate::model::draw;
 use crate::model::drop::DropSpec;
 use crate::model::policy::{self, Eta, Standing};
-use crate::model::queue::{Phase, QueueState, Ticket, TicketStatus};
+use crate::model::queue::{Phase, QueueState, Section, Ticket, TicketStatus};
 
 /// What a shopper sees of their ticket.
 #[derive(Debug, Clone, Serialize)]
@@ -34,31 +34,52 @@ pub struct AdmissionView {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A ticket's position: numbered by the sequencer, or found by its draw key in the cohort.
+/// A ticket's position: numbered after the draw (on the ticket), or found by its draw key in
+/// the drawn order — its group's record and the one page that holds it, a few small items
+/// whatever the cohort's size.
 async fn position_of(
     app: &App,
     drop: &DropSpec,
     state: &QueueState,
     ticket: &Ticket,
 ) -> Result<Option<u64>> {
-    if ticket.position.is_some() || !ticket.cohort || !state.cohort_fixed {
+    if ticket.position.is_some() || !ticket.cohort {
         return Ok(ticket.position);
     }
-    let Some(index) = app.store.order_index(&drop.id).await? else {
-        return Ok(None);
+    let section = Section::of_member(ticket.early);
+    let drawn = match section {
+        Section::Early => state.early_drawn,
+        Section::Cohort => state.cohort_fixed,
     };
+    if !drawn {
+        return Ok(None);
+    }
     let key = draw::draw_key(&state.seed, &ticket.id);
-    let Some((start, _)) = index.chunks.iter().rev().find(|(_, first)| *first <= key) else {
+    let Some(group) = app
+        .store
+        .draw_group(&drop.id, section, draw::group_of(&key))
+        .await?
+    else {
         return Ok(None);
     };
-    let chunk = app.store.chunk_at(&drop.id, *start).await?;
-    Ok(chunk.and_then(|chunk| {
-        chunk
-            .entries
-            .iter()
-            .position(|(id, _)| *id == ticket.id)
-            .map(|offset| chunk.start + offset as u64)
-    }))
+    let sort_key = draw::sort_key(&key, &ticket.id);
+    // Pages never change once drawn: an eventually consistent read, unless it is too early.
+    for consistent in [false, true] {
+        let page = app
+            .store
+            .order_page_holding(&drop.id, section, &sort_key, consistent)
+            .await?;
+        let offset = page.and_then(|page| {
+            page.entries
+                .iter()
+                .position(|(id, _)| *id == ticket.id)
+                .map(|index| page.offset + index as u64)
+        });
+        if let (Some(offset), Some(start)) = (offset, group.start) {
+            return Ok(Some(start + offset));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn view(
