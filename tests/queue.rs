@@ -164,7 +164,7 @@ async fn fifty_parallel_joins_of_one_shopper_make_one_ticket() {
         .filter_map(|r| r.body["ticket"]["id"].as_str())
         .collect();
     assert_eq!(ids.len(), 1, "everyone got the same ticket");
-    assert_eq!(env.count_items(&format!("QCOHORT#{drop_id}")).await, 1);
+    assert_eq!(env.count_items(&format!("QDRAW#{drop_id}")).await, 1);
     let ticket = &replies.iter().find(|r| r.status == 201).unwrap().body["ticket"];
     assert_eq!(ticket["status"], "waiting");
     assert_eq!(

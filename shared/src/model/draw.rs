@@ -9,10 +9,9 @@
 //! finds their own ticket id in it.
 //!
 //! At a million members the order is never sorted in one place: a member is stored at its join
-//! under its draw key, in one of `BUCKETS` buckets named by the key's first three hex characters,
-//! where DynamoDB keeps it sorted. Buckets concatenated in name order are the whole order; the
-//! draw reads them a group (16 buckets: the key's first two hex characters) at a time and
-//! publishes each group as one proof page.
+//! under its draw key, in one of `GROUPS` groups named by the key's first two hex characters,
+//! where DynamoDB keeps it sorted. Groups concatenated in name order are the whole order; the
+//! draw reads them a few at a time and publishes each as one proof page.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -39,27 +38,13 @@ pub fn draw_key(seed_hex: &str, ticket_id: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Buckets of a section: the draw key's first three hex characters.
-pub const BUCKETS: u16 = 4096;
-/// Groups of a section (one proof page each): the draw key's first two hex characters.
+/// Groups of a section (one partition of members, one of order pages and one proof page each):
+/// the draw key's first two hex characters. At a million members a group holds about 4,000.
 pub const GROUPS: u16 = 256;
-/// Buckets per group.
-pub const BUCKETS_PER_GROUP: u16 = BUCKETS / GROUPS;
 
-/// The bucket a draw key falls in.
-pub fn bucket_of(draw_key: &str) -> u16 {
-    u16::from_str_radix(draw_key.get(..3).unwrap_or("000"), 16).unwrap_or(0)
-}
-
-/// The group a draw key falls in.
+/// The group a draw key (or a sort key, which starts with it) falls in.
 pub fn group_of(draw_key: &str) -> u8 {
-    (bucket_of(draw_key) / BUCKETS_PER_GROUP) as u8
-}
-
-/// The buckets of a group, in order.
-pub fn buckets_of_group(group: u8) -> std::ops::Range<u16> {
-    let first = u16::from(group) * BUCKETS_PER_GROUP;
-    first..first + BUCKETS_PER_GROUP
+    u8::from_str_radix(draw_key.get(..2).unwrap_or("00"), 16).unwrap_or(0)
 }
 
 /// Where a member sorts within its bucket: by draw key, ties (impossible in practice) by id.
@@ -117,16 +102,14 @@ mod tests {
     }
 
     #[test]
-    fn buckets_and_groups_follow_the_draw_key_so_their_concatenation_is_the_order() {
+    fn groups_follow_the_draw_key_so_their_concatenation_is_the_order() {
         let seed = new_seed();
         let tickets: Vec<String> = (0..5_000).map(|i| format!("{i:032x}")).collect();
         let ordered = order(&seed, tickets, |t| t.as_str());
-        let buckets: Vec<u16> = ordered.iter().map(|t| bucket_of(&draw_key(&seed, t))).collect();
-        assert!(buckets.windows(2).all(|pair| pair[0] <= pair[1]));
-        assert!(buckets.iter().all(|bucket| *bucket < BUCKETS));
+        let groups: Vec<u8> = ordered.iter().map(|t| group_of(&draw_key(&seed, t))).collect();
+        assert!(groups.windows(2).all(|pair| pair[0] <= pair[1]));
         for ticket in &ordered {
             let key = draw_key(&seed, ticket);
-            assert!(buckets_of_group(group_of(&key)).contains(&bucket_of(&key)));
             assert_eq!(format!("{:02x}", group_of(&key)), key[..2]);
         }
         // Sort keys order as the draw does.

@@ -149,7 +149,7 @@ impl Section {
     }
 }
 
-/// One stored page of a drawn bucket: consecutive entries in draw order, `offset` positions after
+/// One stored page of a drawn group: consecutive entries in draw order, `offset` positions after
 /// its group's first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OrderPage {
@@ -158,16 +158,15 @@ pub struct OrderPage {
     pub entries: Vec<(String, String)>,
 }
 
-/// What the draw recorded of one group (the 16 buckets sharing a draw key's first two hex
-/// characters): its size, the SHA-256 of its proof page, each bucket's size, and — once the whole
-/// section is drawn — its first position.
+/// What the draw recorded of one group (the members whose draw key starts with the same two hex
+/// characters): its size, the SHA-256 of its proof page, and — once the whole section is drawn —
+/// its first position.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DrawGroup {
     pub section: Section,
     pub group: u8,
     pub count: u64,
     pub sha256: String,
-    pub bucket_counts: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<u64>,
 }
@@ -181,6 +180,9 @@ pub struct DrawJob {
     pub frozen: bool,
     /// The next group to draw (`GROUPS` when every group is drawn).
     pub next_group: u16,
+    /// Groups before this one may hold pages of an attempt that died: a redo replaces them.
+    #[serde(default)]
+    pub started_through: u16,
 }
 
 /// The queue's shared state: written only by the admission controller.

@@ -151,7 +151,7 @@ pub fn hold_index_partition(drop_id: &str, shard: u32) -> String {
 
 // The waiting room. A queued drop's shared state is one item, written only by the admission
 // controller (joins never touch it). Everything the crowd writes or reads is spread: joins over
-// striped partitions and the draw's 2 × 4,096 buckets; the drawn order over the buckets' page
+// striped partitions and the draw's 2 × 256 groups; the drawn order over the groups' page
 // partitions; arrival pages, the draw's groups and the proof manifest are written once.
 
 /// Stripes of the join partitions: joins spread over this many partition keys.
@@ -167,13 +167,13 @@ pub fn ticket_key(shopper: &str, drop_id: &str) -> Key {
     (user_partition(shopper), format!("TICKET#{drop_id}"))
 }
 
-/// A pre-queue member, in its draw bucket, sorted by its draw key (`draw::sort_key`).
-pub fn draw_member_key(drop_id: &str, section: Section, bucket: u16, sort_key: &str) -> Key {
-    (draw_bucket_partition(drop_id, section, bucket), sort_key.to_string())
+/// A pre-queue member, in its draw group, sorted by its draw key (`draw::sort_key`).
+pub fn draw_member_key(drop_id: &str, section: Section, group: u8, sort_key: &str) -> Key {
+    (draw_group_partition(drop_id, section, group), sort_key.to_string())
 }
 
-pub fn draw_bucket_partition(drop_id: &str, section: Section, bucket: u16) -> String {
-    format!("QDRAW#{drop_id}#{}#{bucket:03x}", section.letter())
+pub fn draw_group_partition(drop_id: &str, section: Section, group: u8) -> String {
+    format!("QDRAW#{drop_id}#{}#{group:02x}", section.letter())
 }
 
 /// A stripe's join fence: once the draw of a section begins, a join transaction that would still
@@ -190,16 +190,16 @@ pub fn fence_attribute(section: Section) -> &'static str {
     }
 }
 
-/// A page of a drawn bucket's order, sorted by the draw sort key of its first entry.
-pub fn order_page_key(drop_id: &str, section: Section, bucket: u16, first_sort_key: &str) -> Key {
+/// A page of a drawn group's order, sorted by the draw sort key of its first entry.
+pub fn order_page_key(drop_id: &str, section: Section, group: u8, first_sort_key: &str) -> Key {
     (
-        order_bucket_partition(drop_id, section, bucket),
+        order_pages_partition(drop_id, section, group),
         first_sort_key.to_string(),
     )
 }
 
-pub fn order_bucket_partition(drop_id: &str, section: Section, bucket: u16) -> String {
-    format!("QORDER#{drop_id}#{}#{bucket:03x}", section.letter())
+pub fn order_pages_partition(drop_id: &str, section: Section, group: u8) -> String {
+    format!("QORDER#{drop_id}#{}#{group:02x}", section.letter())
 }
 
 /// What the draw recorded of a group: one small item per group, each its own partition.

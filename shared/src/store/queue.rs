@@ -37,7 +37,7 @@ pub enum JoinOutcome {
 impl Store {
     /// Writes a new ticket and its member item in one transaction; a second ticket for the same
     /// shopper and drop is refused by the ticket's key. A pre-queue member goes into its draw
-    /// bucket under `sort_key` (`draw::sort_key`), on condition that its stripe's fence for the
+    /// group under `sort_key` (`draw::sort_key`), on condition that its stripe's fence for the
     /// section is still open.
     pub async fn put_ticket(&self, ticket: &Ticket, sort_key: &str) -> Result<JoinOutcome> {
         let mut ticket_item = encode(ticket, keys::ticket_key(&ticket.shopper, &ticket.drop_id))?;
@@ -59,12 +59,7 @@ impl Store {
                 Role::Fence,
                 self.fence_open_check(&ticket.drop_id, ticket.stripe, section)?,
             );
-            keys::draw_member_key(
-                &ticket.drop_id,
-                section,
-                draw::bucket_of(sort_key),
-                sort_key,
-            )
+            keys::draw_member_key(&ticket.drop_id, section, draw::group_of(sort_key), sort_key)
         } else {
             keys::arrival_member_key(
                 &ticket.drop_id,
@@ -141,7 +136,7 @@ impl Store {
                 keys::draw_member_key(
                     &ticket.drop_id,
                     Section::of_member(ticket.early),
-                    draw::bucket_of(&sort_key),
+                    draw::group_of(&sort_key),
                     &sort_key,
                 )
             } else {
@@ -303,15 +298,15 @@ impl Store {
         self.members(keys::arrival_partition(drop_id, stripe)).await
     }
 
-    /// The members of one draw bucket, in draw order (strongly consistent: the draw must see
+    /// The members of one draw group, in draw order (strongly consistent: the draw must see
     /// every join its fence let in).
-    pub async fn bucket_members(
+    pub async fn group_members(
         &self,
         drop_id: &str,
         section: Section,
-        bucket: u16,
+        group: u8,
     ) -> Result<Vec<Member>> {
-        self.members(keys::draw_bucket_partition(drop_id, section, bucket))
+        self.members(keys::draw_group_partition(drop_id, section, group))
             .await
     }
 
@@ -342,53 +337,59 @@ impl Store {
         self.batch_write(requests).await
     }
 
-    /// Replaces a drawn bucket's order pages (`(first entry's sort key, page)`): whatever an
-    /// interrupted earlier attempt wrote there goes first, so no page of it survives.
-    pub async fn replace_order_pages(
+    /// Writes a drawn group's order pages (`(first entry's sort key, page)`). On a redo
+    /// (`replacing`), whatever an interrupted earlier attempt wrote there goes first, so no page
+    /// of it survives.
+    pub async fn put_order_pages(
         &self,
         drop_id: &str,
         section: Section,
-        bucket: u16,
+        group: u8,
         pages: &[(String, OrderPage)],
+        replacing: bool,
     ) -> Result<()> {
-        let partition = keys::order_bucket_partition(drop_id, section, bucket);
-        let earlier = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(partition))
-            .projection_expression("PK, SK")
-            .consistent_read(true);
-        let mut requests = Vec::new();
-        for item in self.query_all(earlier).await? {
-            let sort = item
-                .get(keys::SK)
-                .and_then(|value| value.as_s().ok())
-                .ok_or_else(|| ApiError::invariant("an order page has no sort key"))?;
-            requests.push(delete_request(keys::order_page_key(
-                drop_id, section, bucket, sort,
-            ))?);
+        if replacing {
+            let earlier = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    s(keys::order_pages_partition(drop_id, section, group)),
+                )
+                .projection_expression("PK, SK")
+                .consistent_read(true);
+            let mut requests = Vec::new();
+            for item in self.query_all(earlier).await? {
+                let sort = item
+                    .get(keys::SK)
+                    .and_then(|value| value.as_s().ok())
+                    .ok_or_else(|| ApiError::invariant("an order page has no sort key"))?;
+                requests.push(delete_request(keys::order_page_key(
+                    drop_id, section, group, sort,
+                ))?);
+            }
+            self.batch_write(requests).await?;
         }
-        self.batch_write(requests).await?;
         let puts = pages
             .iter()
             .map(|(first, page)| {
                 put_request(encode(
                     page,
-                    keys::order_page_key(drop_id, section, bucket, first),
+                    keys::order_page_key(drop_id, section, group, first),
                 )?)
             })
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(puts).await
     }
 
-    /// Every page of a drawn bucket, in order.
+    /// Every page of a drawn group, in order.
     pub async fn order_pages(
         &self,
         drop_id: &str,
         section: Section,
-        bucket: u16,
+        group: u8,
     ) -> Result<Vec<OrderPage>> {
         let query = self
             .client
@@ -397,13 +398,13 @@ impl Store {
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(
                 ":pk",
-                s(keys::order_bucket_partition(drop_id, section, bucket)),
+                s(keys::order_pages_partition(drop_id, section, group)),
             )
             .consistent_read(true);
         Ok(decode_each(self.query_all(query).await?, "order page"))
     }
 
-    /// The page of a drawn bucket that would hold the entry sorting at `sort_key`: one small
+    /// The page of a drawn group that would hold the entry sorting at `sort_key`: one small
     /// item, read eventually consistent first (pages never change once the draw is done).
     pub async fn order_page_holding(
         &self,
@@ -412,7 +413,7 @@ impl Store {
         sort_key: &str,
         consistent: bool,
     ) -> Result<Option<OrderPage>> {
-        let bucket = draw::bucket_of(sort_key);
+        let group = draw::group_of(sort_key);
         let output = self
             .client
             .query()
@@ -420,7 +421,7 @@ impl Store {
             .key_condition_expression("PK = :pk AND SK <= :at")
             .expression_attribute_values(
                 ":pk",
-                s(keys::order_bucket_partition(drop_id, section, bucket)),
+                s(keys::order_pages_partition(drop_id, section, group)),
             )
             .expression_attribute_values(":at", s(sort_key))
             .scan_index_forward(false)
@@ -558,10 +559,8 @@ impl Store {
             return Ok(None);
         };
         let mut entries = Vec::with_capacity(group.count as usize);
-        for bucket in draw::buckets_of_group(group.group) {
-            for page in self.order_pages(drop_id, section, bucket).await? {
-                entries.extend(page.entries);
-            }
+        for page in self.order_pages(drop_id, section, group.group).await? {
+            entries.extend(page.entries);
         }
         Ok(group.start.map(|start| OrderChunk { start, entries }))
     }

@@ -4,7 +4,7 @@
 //! 1. draws the early-access cohort at its start (queued drops with early access), then the
 //!    cohort at `starts_at` — a raffle's at `entries_close_at` — (each once, under a lease), as a
 //!    job in bounded steps whose progress is saved in the state after each one: the section's
-//!    joins are fenced off, then each of its 256 groups is read from its 16 draw buckets (where
+//!    joins are fenced off, then each of its 256 groups is read from its own partition (where
 //!    members already sort by draw key) and written as order pages and a group record, then the
 //!    groups' first positions are fixed. A controller killed anywhere resumes where the last
 //!    saved step ended and produces the same order;
@@ -213,6 +213,7 @@ async fn draw(
             section,
             frozen: false,
             next_group: 0,
+            started_through: 0,
         },
     };
     if !save_progress(app, state, &job, now).await? {
@@ -231,11 +232,18 @@ async fn draw(
             return Ok(Progress::Continues);
         }
         let through = (job.next_group + GROUPS_AT_ONCE).min(draw::GROUPS);
+        // Groups an earlier attempt may have half written are replaced, not added to.
+        let redo_before = job.started_through;
+        if through > job.started_through {
+            job.started_through = through;
+            if !save_progress(app, state, &job, now).await? {
+                return Ok(Progress::Lost);
+            }
+        }
         let seed = state.seed.as_str();
-        try_join_all(
-            (job.next_group..through)
-                .map(|group| draw_group(app, &drop.id, seed, section, group as u8)),
-        )
+        try_join_all((job.next_group..through).map(|group| {
+            draw_group(app, &drop.id, seed, section, group as u8, group < redo_before)
+        }))
         .await?;
         job.next_group = through;
         if !save_progress(app, state, &job, now).await? {
@@ -288,62 +296,44 @@ async fn save_progress(
     app.store.save_queue_state(state).await
 }
 
-/// Draws one group: reads its 16 buckets (members already in draw order), writes each bucket's
-/// order pages and the group's record — its size, its buckets' sizes and the SHA-256 of its
-/// proof page. Idempotent: a redo replaces what an interrupted attempt wrote.
+/// Draws one group: reads its members (already in draw order), writes them as order pages and
+/// the group's record — its size and the SHA-256 of its proof page. Idempotent: a redo
+/// (`replacing`) first removes what an interrupted attempt wrote.
 async fn draw_group(
     app: &App,
     drop_id: &str,
     seed: &str,
     section: Section,
     group: u8,
+    replacing: bool,
 ) -> Result<()> {
-    let buckets = try_join_all(draw::buckets_of_group(group).map(|bucket| async move {
-        let members = app.store.bucket_members(drop_id, section, bucket).await?;
-        Ok::<_, ApiError>((bucket, members))
-    }))
-    .await?;
-    let mut offset = 0u64;
-    let mut bucket_counts = Vec::with_capacity(buckets.len());
-    let mut paged = Vec::with_capacity(buckets.len());
-    for (bucket, members) in &buckets {
-        paged.push((*bucket, pages_of(seed, members, offset)));
-        bucket_counts.push(members.len() as u64);
-        offset += members.len() as u64;
-    }
-    try_join_all(paged.iter().map(|(bucket, pages)| {
-        app.store
-            .replace_order_pages(drop_id, section, *bucket, pages)
-    }))
-    .await?;
-    let body = draw::page_body(
-        buckets
-            .iter()
-            .flat_map(|(_, members)| members.iter().map(|member| member.ticket_id.as_str())),
-    );
+    let members = app.store.group_members(drop_id, section, group).await?;
+    app.store
+        .put_order_pages(drop_id, section, group, &pages_of(seed, &members), replacing)
+        .await?;
+    let body = draw::page_body(members.iter().map(|member| member.ticket_id.as_str()));
     let record = DrawGroup {
         section,
         group,
-        count: offset,
+        count: members.len() as u64,
         sha256: draw::page_sha256(&body),
-        bucket_counts,
         start: None,
     };
     app.store.put_draw_group(drop_id, &record).await
 }
 
-/// A bucket's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed
-/// by its first entry's sort key; `offset` is the bucket's first offset in its group.
-fn pages_of(seed: &str, members: &[Member], offset: u64) -> Vec<(String, OrderPage)> {
+/// A group's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed by
+/// its first entry's sort key.
+fn pages_of(seed: &str, members: &[Member]) -> Vec<(String, OrderPage)> {
     let mut pages: Vec<(String, OrderPage)> = Vec::new();
     let mut bytes = 0;
-    for (i, member) in members.iter().enumerate() {
+    for (offset, member) in members.iter().enumerate() {
         if pages.is_empty() || bytes >= ORDER_PAGE_BYTES {
             let first = draw::sort_key(&draw::draw_key(seed, &member.ticket_id), &member.ticket_id);
             pages.push((
                 first,
                 OrderPage {
-                    offset: offset + i as u64,
+                    offset: offset as u64,
                     entries: Vec::new(),
                 },
             ));

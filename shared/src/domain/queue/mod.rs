@@ -463,10 +463,8 @@ pub async fn proof_page(
         .find(|record| record.group == group && record.count > 0)
         .ok_or(ApiError::NotFound("proof page"))?;
     let mut ids = Vec::with_capacity(record.count as usize);
-    for bucket in draw::buckets_of_group(group) {
-        for page in app.store.order_pages(&drop.id, section, bucket).await? {
-            ids.extend(page.entries.into_iter().map(|(ticket_id, _)| ticket_id));
-        }
+    for page in app.store.order_pages(&drop.id, section, group).await? {
+        ids.extend(page.entries.into_iter().map(|(ticket_id, _)| ticket_id));
     }
     let body = draw::page_body(ids.iter().map(String::as_str));
     let sha256 = draw::page_sha256(&body);
