@@ -337,7 +337,7 @@ async fn a_price_never_rises_for_a_shopper_already_admitted() {
             1_000,
             json!({
                 "queue": { "opens_at": in_ms(-1_000), "proof_of_work": false },
-                "price_schedule": [{ "at": in_ms(2_500), "amount": PRICE * 2 }],
+                "price_schedule": [{ "at": in_ms(4_000), "amount": PRICE * 2 }],
             }),
         ))
         .await;

@@ -254,7 +254,12 @@ async fn claim_until(
 async fn claim_position(env: &TestEnv, drop_id: &str, position: u64) -> Option<bool> {
     let drop = env.app.store.drop(drop_id).await.ok()??;
     let state = env.app.store.queue_state(&drop.id).await.ok()??;
-    let chunk = env.app.store.order_at(&drop.id, &state, position).await.ok()??;
+    let chunk = env
+        .app
+        .store
+        .order_at(&drop.id, &state, position)
+        .await
+        .ok()??;
     let (_, shopper) = chunk.at(position)?.clone();
     let ticket = env.my_ticket(Caller::Shopper(&shopper), drop_id).await;
     let token = ticket.body["ticket"]["admission"]["token"].as_str()?;

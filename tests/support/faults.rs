@@ -7,7 +7,9 @@
 //! - `TransactionThrottled`: a `TransactWriteItems` cancelled with `ThrottlingError` reasons (a
 //!   hot partition);
 //! - `Throttled`: any call answered `ProvisionedThroughputExceededException` (the SDK retries
-//!   these itself before the error reaches Burst).
+//!   these itself before the error reaches Burst);
+//! - `Crash`: any call answered with an error nothing retries, so the code under test stops right
+//!   there, as if its process had been killed before that call (`arm_after` picks the call).
 
 use std::sync::{Arc, Mutex};
 
@@ -26,11 +28,14 @@ pub enum Fault {
     TransactionConflict,
     TransactionThrottled,
     Throttled,
+    Crash,
 }
 
 #[derive(Debug, Default)]
 struct Armed {
     fault: Option<Fault>,
+    /// Calls the fault applies to that pass before it strikes.
+    skip: u32,
     remaining: u32,
     injected: u32,
 }
@@ -49,7 +54,16 @@ impl FaultInjector {
     pub fn arm(&self, fault: Fault, count: u32) {
         let mut armed = self.armed.lock().expect("injector");
         armed.fault = Some(fault);
+        armed.skip = 0;
         armed.remaining = count;
+    }
+
+    /// The call after the next `skip` calls the fault applies to fails with it, once.
+    pub fn arm_after(&self, fault: Fault, skip: u32) {
+        let mut armed = self.armed.lock().expect("injector");
+        armed.fault = Some(fault);
+        armed.skip = skip;
+        armed.remaining = 1;
     }
 
     pub fn disarm(&self) {
@@ -76,9 +90,13 @@ impl FaultInjector {
             Fault::TransactionConflict | Fault::TransactionThrottled => {
                 target.ends_with(".TransactWriteItems")
             }
-            Fault::Throttled => true,
+            Fault::Throttled | Fault::Crash => true,
         };
         if !applies || armed.remaining == 0 {
+            return None;
+        }
+        if armed.skip > 0 {
+            armed.skip -= 1;
             return None;
         }
         armed.remaining -= 1;
@@ -123,6 +141,10 @@ impl HttpConnector for InjectingConnector {
             return self.inner.call(request);
         };
         let body = match fault {
+            Fault::Crash => json!({
+                "__type": "com.amazon.coral.validate#ValidationException",
+                "message": "injected: the process stops before this call",
+            }),
             Fault::Throttled => json!({
                 "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                 "message": "The level of configured provisioned throughput for the table was exceeded.",

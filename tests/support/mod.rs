@@ -518,10 +518,16 @@ impl TestEnv {
                     "page {name} is what the manifest says"
                 );
                 let page_ids: Vec<String> = reply.raw.lines().map(str::to_string).collect();
-                assert_eq!(page_ids.len() as u64, page["count"].as_u64().expect("a count"));
+                assert_eq!(
+                    page_ids.len() as u64,
+                    page["count"].as_u64().expect("a count")
+                );
                 ids.extend(page_ids);
             }
-            assert_eq!(ids.len() as u64, body[section]["size"].as_u64().expect("a size"));
+            assert_eq!(
+                ids.len() as u64,
+                body[section]["size"].as_u64().expect("a size")
+            );
             sections.push(ids);
         }
         let cohort = sections.pop().expect("two sections");

@@ -106,14 +106,20 @@ mod tests {
         let seed = new_seed();
         let tickets: Vec<String> = (0..5_000).map(|i| format!("{i:032x}")).collect();
         let ordered = order(&seed, tickets, |t| t.as_str());
-        let groups: Vec<u8> = ordered.iter().map(|t| group_of(&draw_key(&seed, t))).collect();
+        let groups: Vec<u8> = ordered
+            .iter()
+            .map(|t| group_of(&draw_key(&seed, t)))
+            .collect();
         assert!(groups.windows(2).all(|pair| pair[0] <= pair[1]));
         for ticket in &ordered {
             let key = draw_key(&seed, ticket);
             assert_eq!(format!("{:02x}", group_of(&key)), key[..2]);
         }
         // Sort keys order as the draw does.
-        let sorted: Vec<String> = ordered.iter().map(|t| sort_key(&draw_key(&seed, t), t)).collect();
+        let sorted: Vec<String> = ordered
+            .iter()
+            .map(|t| sort_key(&draw_key(&seed, t), t))
+            .collect();
         assert!(sorted.windows(2).all(|pair| pair[0] < pair[1]));
     }
 

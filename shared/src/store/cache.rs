@@ -173,7 +173,8 @@ impl QueueCache {
     }
 
     pub fn insert_chunk(&self, drop_id: &str, chunk: Arc<OrderChunk>) {
-        self.chunks.insert((drop_id.to_string(), chunk.start), chunk);
+        self.chunks
+            .insert((drop_id.to_string(), chunk.start), chunk);
     }
 }
 
@@ -193,7 +194,11 @@ impl<K: std::hash::Hash + Eq, V> Bounded<K, V> {
     }
 
     fn get(&self, key: &K) -> Option<Arc<V>> {
-        self.entries.lock().expect("cache poisoned").get(key).cloned()
+        self.entries
+            .lock()
+            .expect("cache poisoned")
+            .get(key)
+            .cloned()
     }
 
     fn find(&self, wanted: impl Fn(&K, &V) -> bool) -> Option<Arc<V>> {

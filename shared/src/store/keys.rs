@@ -169,7 +169,10 @@ pub fn ticket_key(shopper: &str, drop_id: &str) -> Key {
 
 /// A pre-queue member, in its draw group, sorted by its draw key (`draw::sort_key`).
 pub fn draw_member_key(drop_id: &str, section: Section, group: u8, sort_key: &str) -> Key {
-    (draw_group_partition(drop_id, section, group), sort_key.to_string())
+    (
+        draw_group_partition(drop_id, section, group),
+        sort_key.to_string(),
+    )
 }
 
 pub fn draw_group_partition(drop_id: &str, section: Section, group: u8) -> String {
@@ -231,7 +234,10 @@ pub fn join_counter_key(drop_id: &str, stripe: u32) -> Key {
 /// A page of numbered arrivals: consecutive positions from its first, written once with the
 /// state that counts them.
 pub fn arrival_page_key(drop_id: &str, first_position: u64) -> Key {
-    (arrival_pages_partition(drop_id), arrival_page_sort(first_position))
+    (
+        arrival_pages_partition(drop_id),
+        arrival_page_sort(first_position),
+    )
 }
 
 pub fn arrival_page_sort(first_position: u64) -> String {

@@ -17,8 +17,8 @@ use super::cache::QueueLine;
 use super::transaction::{Role, TransactOutcome, Transaction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
 use crate::error::{ApiError, Result};
-use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::draw;
+use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::queue::{
     DrawGroup, Member, OrderChunk, OrderPage, QueueState, Section, Ticket, TicketStatus,
 };
@@ -438,18 +438,7 @@ impl Store {
             .transpose()
     }
 
-    pub async fn put_draw_group(&self, drop_id: &str, group: &DrawGroup) -> Result<()> {
-        let item = encode(group, keys::draw_group_key(drop_id, group.section, group.group))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Writes the groups' records (after their first positions were fixed).
+    /// Writes groups' records.
     pub async fn put_draw_groups(&self, drop_id: &str, groups: &[DrawGroup]) -> Result<()> {
         let puts = groups
             .iter()
@@ -465,7 +454,11 @@ impl Store {
 
     /// Every group record of a section that the draw wrote, in group order (strongly
     /// consistent).
-    pub async fn read_draw_groups(&self, drop_id: &str, section: Section) -> Result<Vec<DrawGroup>> {
+    pub async fn read_draw_groups(
+        &self,
+        drop_id: &str,
+        section: Section,
+    ) -> Result<Vec<DrawGroup>> {
         let keys = (0..draw::GROUPS)
             .map(|group| keys::draw_group_key(drop_id, section, group as u8))
             .collect();
@@ -475,7 +468,11 @@ impl Store {
     }
 
     /// Every group of a drawn section, with its first position (immutable, so cached).
-    pub async fn drawn_groups(&self, drop_id: &str, section: Section) -> Result<Arc<Vec<DrawGroup>>> {
+    pub async fn drawn_groups(
+        &self,
+        drop_id: &str,
+        section: Section,
+    ) -> Result<Arc<Vec<DrawGroup>>> {
         if let Some(groups) = self.queues.section(drop_id, section) {
             return Ok(groups);
         }
@@ -572,7 +569,10 @@ impl Store {
         let mut commit = Transaction::new("number arrivals");
         commit.push(
             Role::ArrivalPage,
-            self.put_new(encode(page, keys::arrival_page_key(&state.drop_id, page.start))?)?,
+            self.put_new(encode(
+                page,
+                keys::arrival_page_key(&state.drop_id, page.start),
+            )?)?,
         );
         commit.push(
             Role::QueueState,
@@ -590,7 +590,11 @@ impl Store {
     }
 
     /// Arrival pages that start after `position`, in order.
-    pub async fn arrival_pages_after(&self, drop_id: &str, position: u64) -> Result<Vec<OrderChunk>> {
+    pub async fn arrival_pages_after(
+        &self,
+        drop_id: &str,
+        position: u64,
+    ) -> Result<Vec<OrderChunk>> {
         let query = self
             .client
             .query()

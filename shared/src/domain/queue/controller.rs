@@ -49,8 +49,8 @@ const ORDER_PAGE_BYTES: usize = 7_000;
 /// stays bounded whatever the cohort's size.
 const DRAW_STEP_BUDGET: Duration = Duration::from_secs(5);
 /// Groups drawn at once, between two saves of the draw's progress (at a million members, about
-/// 30,000 members read and written).
-const GROUPS_AT_ONCE: u16 = 8;
+/// 60,000 members read and written).
+const GROUPS_AT_ONCE: u16 = 16;
 /// Arrivals numbered per page: one transaction, an item well under DynamoDB's 400 KB even with
 /// 128-character shopper ids.
 const ARRIVAL_PAGE: usize = 1_500;
@@ -241,10 +241,18 @@ async fn draw(
             }
         }
         let seed = state.seed.as_str();
-        try_join_all((job.next_group..through).map(|group| {
-            draw_group(app, &drop.id, seed, section, group as u8, group < redo_before)
+        let records = try_join_all((job.next_group..through).map(|group| {
+            draw_group(
+                app,
+                &drop.id,
+                seed,
+                section,
+                group as u8,
+                group < redo_before,
+            )
         }))
         .await?;
+        app.store.put_draw_groups(&drop.id, &records).await?;
         job.next_group = through;
         if !save_progress(app, state, &job, now).await? {
             return Ok(Progress::Lost);
@@ -297,7 +305,7 @@ async fn save_progress(
 }
 
 /// Draws one group: reads its members (already in draw order), writes them as order pages and
-/// the group's record — its size and the SHA-256 of its proof page. Idempotent: a redo
+/// returns the group's record — its size and the SHA-256 of its proof page. Idempotent: a redo
 /// (`replacing`) first removes what an interrupted attempt wrote.
 async fn draw_group(
     app: &App,
@@ -306,20 +314,25 @@ async fn draw_group(
     section: Section,
     group: u8,
     replacing: bool,
-) -> Result<()> {
+) -> Result<DrawGroup> {
     let members = app.store.group_members(drop_id, section, group).await?;
     app.store
-        .put_order_pages(drop_id, section, group, &pages_of(seed, &members), replacing)
+        .put_order_pages(
+            drop_id,
+            section,
+            group,
+            &pages_of(seed, &members),
+            replacing,
+        )
         .await?;
     let body = draw::page_body(members.iter().map(|member| member.ticket_id.as_str()));
-    let record = DrawGroup {
+    Ok(DrawGroup {
         section,
         group,
         count: members.len() as u64,
         sha256: draw::page_sha256(&body),
         start: None,
-    };
-    app.store.put_draw_group(drop_id, &record).await
+    })
 }
 
 /// A group's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed by
@@ -357,7 +370,9 @@ async fn fix_group_starts(
 ) -> Result<u64> {
     let mut groups = app.store.read_draw_groups(&drop.id, section).await?;
     if groups.len() != usize::from(draw::GROUPS) {
-        return Err(ApiError::invariant("a drawn section is missing group records"));
+        return Err(ApiError::invariant(
+            "a drawn section is missing group records",
+        ));
     }
     let mut next = match section {
         Section::Early => 1,

@@ -27,11 +27,11 @@ use crate::domain::body;
 use crate::domain::limits::{self, Gate};
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
+use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
 use crate::model::policy::{self, Standing};
 use crate::model::pow;
-use crate::model::draw;
 use crate::model::queue::{Phase, QueueState, Section, Ticket, TicketStatus};
 use crate::model::requester::Requester;
 use crate::store::keys::QUEUE_STRIPES;
@@ -484,8 +484,14 @@ fn parse_proof_page_name(name: &str) -> Option<(Section, u8)> {
         "m" => Section::Cohort,
         _ => return None,
     };
-    let valid = hex.len() == 2 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    valid.then(|| u8::from_str_radix(hex, 16).ok()).flatten().map(|group| (section, group))
+    let valid = hex.len() == 2
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    valid
+        .then(|| u8::from_str_radix(hex, 16).ok())
+        .flatten()
+        .map(|group| (section, group))
 }
 
 /// A queued drop whose cohort is drawn, with its state; `draw_pending` before.
