@@ -11,8 +11,8 @@
 // gzip_bytes_per_ticket, verify_ms, page_ms, ticket_position_ok}. bytes: the manifest and every
 // page as served uncompressed; gzip: each compressed on its own (zlib level 6); verify_ms: the
 // worker's own time from the manifest to the verdict (downloads included); page_ms: navigation to
-// the verdict on screen. A second run of the worker alone, given a ticket from the middle of the
-// draw, checks the position and the rows it reports. --tamper KIND breaks the proof in one way
+// the verdict on screen. Two more runs of the worker alone, each given a ticket from the middle
+// of the draw, check the position and the rows it reports. --tamper KIND breaks the proof in one way
 // (tools/proof_fixture.py --help): the page must say the draw does NOT match, naming the right
 // check, and the line has `failure` instead. Exit status 1 when a check of this script fails.
 //
@@ -112,14 +112,21 @@ function serve(api) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
-/** A ticket from the middle of the cohort and its position, read from the fixture's files. */
-function middleTicket(dir, dropId, manifest) {
+/** Two tickets from the middle of the cohort and their positions, read from the fixture's files:
+ * the second of a page (its rows before it end the previous page) and the last of the next page
+ * (its rows after it open the page after that). */
+function middleTickets(dir, dropId, manifest) {
   const pages = manifest.cohort.pages;
-  const page = pages[Math.floor(pages.length / 2)];
-  const before = pages.slice(0, pages.indexOf(page)).reduce((sum, p) => sum + p.count, 0);
-  const line = Math.min(1, page.count - 1);
-  const body = fs.readFileSync(path.join(dir, "drops", dropId, "queue", "proof", page.name), "ascii");
-  return { id: body.slice(line * 33, line * 33 + 32), position: manifest.cohort.start + before + line };
+  const middle = Math.floor(pages.length / 2);
+  return [
+    [middle, 1],
+    [middle + 1, pages[middle + 1].count - 1],
+  ].map(([index, line]) => {
+    const page = pages[index];
+    const before = pages.slice(0, index).reduce((sum, p) => sum + p.count, 0);
+    const body = fs.readFileSync(path.join(dir, "drops", dropId, "queue", "proof", page.name), "ascii");
+    return { id: body.slice(line * 33, line * 33 + 32), position: manifest.cohort.start + before + line };
+  });
 }
 
 async function main() {
@@ -161,18 +168,20 @@ async function main() {
     const detail = (await page.locator(".verdict[role=status] .block").first().textContent()).trim();
 
     // The worker alone, with a ticket: its position and rows, and the failure's structure.
-    const wanted = middleTicket(dir, dropId, manifest);
     const workerUrl = `assets/${fs.readdirSync(path.join(DIST, "assets")).find((f) => /^verify\.worker-.*\.js$/.test(f))}`;
-    const check = await page.evaluate(
-      ({ workerUrl, manifest, apiBase, ticket }) =>
-        new Promise((resolve, reject) => {
-          const worker = new Worker(workerUrl, { type: "module" });
-          worker.onmessage = (event) => event.data.type === "done" && resolve(event.data.check);
-          worker.onerror = (event) => reject(new Error(event.message));
-          worker.postMessage({ manifest, apiBase, ticket });
-        }),
-      { workerUrl, manifest, apiBase: `${origin}/api`, ticket: wanted.id },
-    );
+    const runWorker = (ticket) =>
+      page.evaluate(
+        ({ workerUrl, manifest, apiBase, ticket }) =>
+          new Promise((resolve, reject) => {
+            const worker = new Worker(workerUrl, { type: "module" });
+            worker.onmessage = (event) => event.data.type === "done" && resolve(event.data.check);
+            worker.onerror = (event) => reject(new Error(event.message));
+            worker.postMessage({ manifest, apiBase, ticket });
+          }),
+        { workerUrl, manifest, apiBase: `${origin}/api`, ticket },
+      );
+    const wanted = middleTickets(dir, dropId, manifest);
+    const check = await runWorker(wanted[0].id);
 
     const result = {
       tickets,
@@ -194,10 +203,16 @@ async function main() {
       if (verdictText !== "The draw checks out.") problems.push(`the page says: ${verdictText} ${detail}`);
       if (check.failure) problems.push(`the worker failed a true proof: ${JSON.stringify(check.failure)}`);
       if (check.tickets !== tickets) problems.push(`the worker checked ${check.tickets} of ${tickets} tickets`);
-      const rows = check.rows.map((row) => row.position);
-      const around = [-3, -2, -1, 0, 1, 2].map((d) => wanted.position + d);
-      result.ticket_position_ok = check.myPosition === wanted.position && around.every((p) => rows.includes(p)) && [1, 2, 3, 4, 5].every((p) => rows.includes(p));
-      if (!result.ticket_position_ok) problems.push(`ticket ${wanted.id}: expected position ${wanted.position} with rows ${around}, got ${check.myPosition} with rows ${rows}`);
+      result.ticket_position_ok = true;
+      for (const [i, ticket] of wanted.entries()) {
+        const found = i === 0 ? check : await runWorker(ticket.id);
+        const rows = found.rows.map((row) => row.position);
+        const expected = [1, 2, 3, 4, 5, ...[-3, -2, -1, 0, 1, 2].map((d) => ticket.position + d)];
+        if (found.myPosition !== ticket.position || expected.some((p) => !rows.includes(p))) {
+          result.ticket_position_ok = false;
+          problems.push(`ticket ${ticket.id}: expected position ${ticket.position} with rows ${expected}, got ${found.myPosition} with rows ${rows}`);
+        }
+      }
     }
     console.log(JSON.stringify(result));
     for (const problem of problems) console.error(`proof-verify: ${problem}`);
