@@ -52,7 +52,7 @@ const lines = (text: string, count: number) => Array.from({ length: count }, (_,
 
 const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 
-function section(manifest: Record<string, unknown>, name: "early" | "cohort"): Section {
+function readSection(manifest: Record<string, unknown>, name: "early" | "cohort"): Section {
   const document = manifest[name] as ProofSection | undefined;
   if (!document || !Number.isInteger(document.start) || !Number.isInteger(document.size) || !Array.isArray(document.pages)) {
     throw new Failed("pages", `The manifest has no valid ${name} section.`);
@@ -108,8 +108,8 @@ class Verification {
     if (this.check.computedCommitment !== manifest.seed_commitment) {
       throw new Failed("commitment", `SHA-256 of the seed is ${this.check.computedCommitment}, the published commitment is ${manifest.seed_commitment}.`);
     }
-    const early = section(manifest as unknown as Record<string, unknown>, "early");
-    const cohort = section(manifest as unknown as Record<string, unknown>, "cohort");
+    const early = readSection(manifest as unknown as Record<string, unknown>, "early");
+    const cohort = readSection(manifest as unknown as Record<string, unknown>, "cohort");
     if (early.start !== 1) throw new Failed("sections", `The early section starts at position ${early.start}, not 1.`);
     if (cohort.start !== early.size + 1) throw new Failed("sections", `The cohort starts at position ${cohort.start}, not ${early.size + 1} (right after the early section).`);
     this.keys = new DrawKeys(seed);
