@@ -223,7 +223,7 @@ def _get(url: str, what: str) -> bytes:
             problem = json.loads(body)["error"]
             detail = f"{problem['code']}: {problem['message']}"
         except (ValueError, KeyError, TypeError):
-            detail = body[:200].decode(errors="replace")
+            detail = " ".join(body[:300].decode(errors="replace").split())[:120] or "no body"
         raise ProofError(f"{what}: the API answered {error.code} ({detail})") from None
     except (urllib.error.URLError, OSError) as error:
         raise ProofError(f"{what}: cannot read {url}: {error}") from None
