@@ -3,7 +3,8 @@
 # tests/ui/e2e.cjs drives the storefront in headless Chromium — the operator creates a queued
 # drop, two shoppers join (proof of work), are drawn, claim, release, pay on the Checkout page and
 # verify the draw; the operator's ledger and pause — with axe-core and overflow checks on every
-# page, the performance budgets (tests/ui/budgets.json) and screenshots in .tools/ui-check/shots.
+# page, the performance budgets (tests/ui/budgets.json) and screenshots in .tools/ui-check/shots;
+# then bench/proof-verify.cjs on a small synthetic proof.
 # Needs Debian's chromium (`apt-get install chromium`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +45,11 @@ done
 CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" WEB_DIST="$ROOT/web/dist" \
   STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT" \
   node tests/ui/e2e.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR"
+
+# The verify page's Web Worker on a synthetic 20,000-ticket proof (no stack needed): a true one
+# checks out and finds a ticket; a tampered one fails on the right check.
+CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" node bench/proof-verify.cjs --tickets 20000 --early 1000
+CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" node bench/proof-verify.cjs --tickets 20000 --early 1000 --tamper duplicate
 
 # UPDATE_DOCS_SCREENSHOTS=1: refresh the committed screenshots (docs/screenshots) from this run,
 # quantized with pngquant (`apt-get install pngquant`) to stay under 120 KB each.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The storefront (web/: TypeScript + Preact, built by Vite into static files).
 #   scripts/web.sh build                  install web/'s npm dependencies (npm ci) and build web/dist
+#   scripts/web.sh ensure                 the same, only if web/ changed since the last build
 #   scripts/web.sh serve PORT CONFIG_JS   build if web/ changed, then serve web/dist at
 #                                         127.0.0.1:PORT with CONFIG_JS as /config.js
 # The build never contains configuration: /config.js (endpoints, sign-in) sits beside
@@ -52,6 +53,9 @@ case "${1:-}" in
   build)
     build --force
     ;;
+  ensure)
+    build
+    ;;
   serve)
     port=${2:?usage: scripts/web.sh serve PORT CONFIG_JS} config=${3:?usage: scripts/web.sh serve PORT CONFIG_JS}
     build
@@ -63,7 +67,7 @@ case "${1:-}" in
     exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dir"
     ;;
   *)
-    echo "usage: scripts/web.sh build | scripts/web.sh serve PORT CONFIG_JS" >&2
+    echo "usage: scripts/web.sh build | scripts/web.sh ensure | scripts/web.sh serve PORT CONFIG_JS" >&2
     exit 2
     ;;
 esac

@@ -407,7 +407,7 @@ async function measure(browser, label, viewport, cpu) {
     await sweep(shoppers[second].page, "orders");
 
     for (const who of [second, first]) {
-      await step(`${who}: Verify my place recomputes the draw with Web Crypto and finds their ticket`, async () => {
+      await step(`${who}: Verify my place recomputes the draw (paged proof, Web Worker) and finds their ticket`, async () => {
         const page = shoppers[who].page;
         await page.goto(`${uiUrl}/#/drop/${dropId}/verify`);
         await page.getByText("The draw checks out.").waitFor();

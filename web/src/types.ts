@@ -123,15 +123,32 @@ export interface Audit {
   checked_at: string;
 }
 
-export interface DrawProof {
+/** `GET /drops/{id}/queue/proof`: the draw's manifest (README "Verify a draw yourself"). */
+export interface ProofManifest {
   drop_id: string;
   seed: string;
   seed_commitment: string;
-  cohort: string[];
-  /** Issue 11: the cohort holds positions from here (after the early cohort and early arrivals). */
-  cohort_start?: number;
-  /** Issue 11: the early-access cohort, drawn by the same rule, from position 1. */
-  early_cohort?: string[];
+  /** The early-access section, from position 1 (size 0 and no pages without early access). */
+  early: ProofSection;
+  /** The cohort, from the position after the early section. */
+  cohort: ProofSection;
+}
+
+export interface ProofSection {
+  start: number;
+  size: number;
+  /** Non-empty pages ascending by name; concatenated, the section in position order. */
+  pages: ProofPage[];
+}
+
+export interface ProofPage {
+  /** `<e|m>-<xx>`: the section (early, cohort) and the first two hex chars of every ticket's draw key. */
+  name: string;
+  /** Relative to the API's base URL; immutable text, one ticket id per line. */
+  url: string;
+  count: number;
+  /** Lowercase hex SHA-256 of the page's body. */
+  sha256: string;
 }
 
 export interface AdminEvent {

@@ -1,57 +1,74 @@
-// "Verify my place": recompute the queue's draw in the browser from the published proof.
-// The commitment is SHA-256(seed bytes); the cohort is ordered by ascending lowercase hex
-// HMAC-SHA256(key = seed bytes, message = ticket id as UTF-8) — shared/src/domain/queue/draw.rs.
-import type { DrawProof } from "./types";
+// "Verify my place": the draw's proof (the manifest of GET /drops/{id}/queue/proof and its
+// immutable pages) is checked in a Web Worker, verify.worker.ts, so that a million tickets never
+// hold up the page. The rule is the README's "Verify a draw yourself".
+import { config } from "./config";
+import type { ProofManifest } from "./types";
 
-const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-const bytes = (h: string) => new Uint8Array((h.match(/../g) ?? []).map((x) => parseInt(x, 16)));
+/** What a failure is about, in the order the page lists the checks. */
+export type Check = "commitment" | "pages" | "order" | "sections";
+
+export interface Failure {
+  check: Check;
+  /** The page it was found in, if any. */
+  page?: string;
+  message: string;
+}
 
 export interface DrawEntry {
+  position: number;
   id: string;
   key: string;
-  position: number;
+}
+
+export interface Progress {
+  pages: number;
+  totalPages: number;
+  tickets: number;
 }
 
 export interface DrawCheck {
-  commitmentOk: boolean;
+  /** Null: every check passed. */
+  failure: Failure | null;
   computedCommitment: string;
-  orderOk: boolean;
-  /** Every drawn ticket as recomputed here (the early-access cohort first, from position 1; then
-   * the cohort from `cohort_start`), in position order. */
-  recomputed: DrawEntry[];
-  /** Null when the ticket is in neither cohort (it joined after the draw). */
+  /** Tickets checked (all of them when the draw checks out). */
+  tickets: number;
+  /** Pages checked, of the manifest's `totalPages`. */
+  pages: number;
+  totalPages: number;
+  /** Null when the ticket is in neither section (it joined after the draw) or none was given. */
   myPosition: number | null;
-  mismatches: number;
-  total: number;
+  /** The first positions and those around the shopper's ticket, recomputed, in position order. */
+  rows: DrawEntry[];
   ms: number;
 }
 
-export async function checkDraw(proof: DrawProof, myTicket?: string): Promise<DrawCheck> {
-  const start = performance.now();
-  const seed = bytes(proof.seed);
-  const computedCommitment = hex(await crypto.subtle.digest("SHA-256", seed));
-  const key = await crypto.subtle.importKey("raw", seed, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const encoder = new TextEncoder();
-  let mismatches = 0;
-  // One list: recompute its keys, sort, compare with the published order, number from `first`.
-  const redraw = async (published: string[], first: number): Promise<DrawEntry[]> => {
-    const keyed = await Promise.all(published.map(async (id) => ({ id, key: hex(await crypto.subtle.sign("HMAC", key, encoder.encode(id))) })));
-    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1));
-    return keyed.map((entry, i) => {
-      if (entry.id !== published[i]) mismatches++;
-      return { ...entry, position: first + i };
-    });
-  };
-  const recomputed = [...(await redraw(proof.early_cohort ?? [], 1)), ...(await redraw(proof.cohort, proof.cohort_start ?? 1))];
-  const mine = myTicket ? recomputed.find((e) => e.id === myTicket) : undefined;
-  return {
-    commitmentOk: computedCommitment === proof.seed_commitment,
-    computedCommitment,
-    orderOk: mismatches === 0,
-    recomputed,
-    myPosition: mine ? mine.position : null,
-    mismatches,
-    total: recomputed.length,
-    ms: performance.now() - start,
-  };
+export interface VerifyRequest {
+  manifest: ProofManifest;
+  /** The API's absolute base URL: the pages' URLs are relative to it. */
+  apiBase: string;
+  ticket?: string;
+}
+
+export type VerifyMessage = ({ type: "progress" } & Progress) | { type: "done"; check: DrawCheck };
+
+/** Starts checking the proof in a worker; `cancel` stops it (leaving the page, another ticket). */
+export function verifyDraw(manifest: ProofManifest, ticket: string | undefined, onProgress: (progress: Progress) => void): { result: Promise<DrawCheck>; cancel: () => void } {
+  const worker = new Worker(new URL("./verify.worker.ts", import.meta.url), { type: "module", name: "verify-draw" });
+  const result = new Promise<DrawCheck>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<VerifyMessage>) => {
+      const message = event.data;
+      if (message.type === "progress") onProgress(message);
+      else {
+        resolve(message.check);
+        worker.terminate();
+      }
+    };
+    worker.onerror = (event) => {
+      reject(new Error(event.message || "The verification stopped unexpectedly."));
+      worker.terminate();
+    };
+  });
+  const apiBase = new URL(config.api || "/", location.href).href.replace(/\/$/, "");
+  worker.postMessage({ manifest, apiBase, ticket } satisfies VerifyRequest);
+  return { result, cancel: () => worker.terminate() };
 }
