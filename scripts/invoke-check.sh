@@ -69,6 +69,7 @@ check join-queue join-queue.json 'status == 404 and body["error"]["code"] == "no
 check my-ticket my-ticket.json 'status == 404 and body["error"]["code"] == "not_found"'
 check queue-status queue-status.json 'status == 404 and body["error"]["code"] == "not_found"'
 check queue-proof queue-proof.json 'status == 404 and body["error"]["code"] == "not_found"'
+check queue-proof-page queue-proof-page.json 'status == 404 and body["error"]["code"] == "not_found"'
 check pow-challenge pow-challenge.json 'status == 404 and body["error"]["code"] == "not_found"'
 check drop-integrity drop-integrity.json 'status == 404 and body["error"]["code"] == "not_found"'
 check ws-connect ws-connect.json 'status == 200'

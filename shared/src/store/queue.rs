@@ -629,13 +629,15 @@ impl Store {
             .transpose()
     }
 
-    /// The queue's state and the drop's stock, read at most once per view TTL per container.
+    /// The queue's state and the drop's stock, read at most once per view TTL per container,
+    /// eventually consistent (half the read units on the one state item every container reads;
+    /// a view a moment old is what the TTL already allows).
     pub async fn queue_line(&self, drop: &DropSpec) -> Result<Arc<QueueLine>> {
         if let Some(line) = self.queues.line(&drop.id) {
             return Ok(line);
         }
-        let state = self
-            .queue_state(&drop.id)
+        let state: QueueState = self
+            .get(keys::queue_state_key(&drop.id), false)
             .await?
             .ok_or_else(|| ApiError::invariant("a queued drop has no queue state"))?;
         let shards = self.shards(drop, false).await?;
