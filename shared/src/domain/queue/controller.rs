@@ -455,12 +455,19 @@ async fn arrivals(app: &App, drop_id: &str) -> Result<Vec<(u32, Member)>> {
 
 /// Writes a committed arrival page's positions on its tickets.
 async fn project(app: &App, drop: &DropSpec, page: &OrderChunk) -> Result<()> {
-    stream::iter(page.entries.iter().enumerate())
-        .map(|(offset, (ticket_id, shopper))| async move {
+    // The writes are made before the stream: a closure over the entries' references inside it
+    // makes the tick's future not `Send` (rustc cannot prove it for every lifetime), and the
+    // controller is spawned.
+    let writes: Vec<_> = page
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(offset, (ticket_id, shopper))| {
             app.store
                 .set_ticket_position(ticket_id, shopper, &drop.id, page.start + offset as u64)
-                .await
         })
+        .collect();
+    stream::iter(writes)
         .buffer_unordered(TICKET_WRITES_IN_FLIGHT)
         .try_collect::<Vec<()>>()
         .await?;
