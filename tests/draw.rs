@@ -113,7 +113,7 @@ async fn a_draw_and_a_numbering_killed_at_every_step_give_one_order_its_proof_pu
     let starts_at: DateTime<Utc> = drop["starts_at"].as_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let early_kills = tick_with_kills(&env, &injector, &drop_id, |s| s.early_drawn).await;
-    if let Some(wait) = (starts_at - Utc::now()).to_std().ok() {
+    if let Ok(wait) = (starts_at - Utc::now()).to_std() {
         tokio::time::sleep(wait + Duration::from_millis(50)).await;
     }
     let draw_kills = tick_with_kills(&env, &injector, &drop_id, |s| s.cohort_fixed).await;
