@@ -122,21 +122,38 @@ pub enum Standing {
     Settled,
 }
 
-/// When to poll again: rarely far from the front, every second or two near it, jittered ±20%
-/// (`jitter` in 0..1) so a crowd does not poll in lockstep.
+/// The least time between two asks of a page that only watches (before the start, far from the
+/// front, settled): at most four a minute, the request budget of docs/capacity.md.
+pub const WATCHING_POLL_MS: u64 = 15_000;
+/// Near the front (fewer than `NEAR_FRONT` ahead, or admission expected within a minute): the
+/// shopper must learn of their admission within a few seconds.
+pub const NEAR_POLL_MS: u64 = 2_000;
+pub const NEAR_FRONT: u64 = 50;
+/// The longest a page is asked to wait (it also bounds what a page accepts from the server).
+pub const MAX_POLL_MS: u64 = 60_000;
+
+/// When to poll again: at most four times a minute far from the front, every two seconds near
+/// it, stretched by up to a quarter (`jitter` in 0..1) so a crowd does not poll in lockstep —
+/// never shorter than the base, so the budget holds.
 pub fn poll_after_ms(standing: Standing, jitter: f64) -> u64 {
     let base: u64 = match standing {
-        Standing::BeforeStart { ms_to_start } => (ms_to_start / 2).clamp(1_000, 30_000) as u64,
-        Standing::Waiting { ahead, .. } if ahead < 50 => 1_000,
+        Standing::BeforeStart { ms_to_start } => {
+            (ms_to_start.max(0) as u64 / 2).clamp(WATCHING_POLL_MS, MAX_POLL_MS)
+        }
+        Standing::Waiting { ahead, .. } if ahead < NEAR_FRONT => NEAR_POLL_MS,
         Standing::Waiting {
             eta_p50: Some(seconds),
             ..
-        } => (seconds * 1000 / 4).clamp(1_000, 30_000),
-        Standing::Waiting { ahead, .. } => (2_000 + ahead * 10).min(30_000),
+        } if seconds <= 60 => NEAR_POLL_MS,
+        Standing::Waiting {
+            eta_p50: Some(seconds),
+            ..
+        } => (seconds * 1000 / 4).clamp(WATCHING_POLL_MS, MAX_POLL_MS / 2),
+        Standing::Waiting { .. } => WATCHING_POLL_MS,
         Standing::Admitted => 5_000,
-        Standing::Settled => 60_000,
+        Standing::Settled => MAX_POLL_MS,
     };
-    (base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))).round() as u64
+    (base as f64 * (1.0 + 0.25 * jitter.clamp(0.0, 1.0))).round() as u64
 }
 
 /// Whether the tickets before this one (admitted and still able to claim, or waiting) already
@@ -248,10 +265,42 @@ mod tests {
             },
             0.5,
         );
-        assert_eq!((far, near), (30_000, 1_000));
+        assert_eq!((far, near), (33_750, 2_250));
         let low = poll_after_ms(Standing::Admitted, 0.0);
         let high = poll_after_ms(Standing::Admitted, 1.0);
-        assert_eq!((low, high), (4_000, 6_000));
+        assert_eq!((low, high), (5_000, 6_250));
+    }
+
+    #[test]
+    fn a_page_that_only_watches_asks_at_most_four_times_a_minute() {
+        let watching = [
+            Standing::BeforeStart { ms_to_start: 0 },
+            Standing::BeforeStart {
+                ms_to_start: 3_600_000,
+            },
+            Standing::Waiting {
+                ahead: 10_000,
+                eta_p50: None,
+            },
+            Standing::Waiting {
+                ahead: 10_000,
+                eta_p50: Some(61),
+            },
+            Standing::Waiting {
+                ahead: 10_000,
+                eta_p50: Some(100_000),
+            },
+            Standing::Settled,
+        ];
+        for standing in watching {
+            for jitter in [0.0, 0.5, 1.0, -3.0, 7.0] {
+                let wait = poll_after_ms(standing, jitter);
+                assert!(
+                    (WATCHING_POLL_MS..=MAX_POLL_MS * 5 / 4).contains(&wait),
+                    "{standing:?} {jitter}: {wait}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -363,14 +363,15 @@ pub async fn status(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<Queu
     let phase = drop.queue_phase(settings, line.counts, now);
     let state = &line.state;
     let ms_to_start = (drop.draw_at() - now).num_milliseconds();
+    // The status document is the same for everyone and cached at the edge: a page that only
+    // watches asks it at most four times a minute; the shopper's own pace near the front comes
+    // with their ticket.
     let poll_after_ms = match phase {
-        Phase::Upcoming => {
-            ((settings.opens_at - now).num_milliseconds() / 2).clamp(1_000, 30_000) as u64
-        }
-        Phase::Prequeue => policy::poll_after_ms(Standing::BeforeStart { ms_to_start }, 0.5),
-        Phase::Open => 1_000,
-        Phase::Paused => 5_000,
-        Phase::SoldOut | Phase::Ended => 60_000,
+        Phase::Upcoming => ((settings.opens_at - now).num_milliseconds().max(0) as u64 / 2)
+            .clamp(policy::WATCHING_POLL_MS, policy::MAX_POLL_MS),
+        Phase::Prequeue => policy::poll_after_ms(Standing::BeforeStart { ms_to_start }, 0.0),
+        Phase::Open | Phase::Paused => policy::WATCHING_POLL_MS,
+        Phase::SoldOut | Phase::Ended => policy::MAX_POLL_MS,
     };
     Ok(QueueStatus {
         drop_id: drop.id.clone(),
