@@ -967,6 +967,29 @@ fn the_concurrency_plan_fits_a_default_account_with_headroom() {
     );
 }
 
+#[test]
+fn the_user_pool_names_its_tier_and_tokens_outlast_a_drops_window() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let parameters = &template["Parameters"];
+    let pool = &template["Resources"]["UserPool"]["Properties"];
+    // A pool without a tier is Essentials, ≈ 3× Lite's price at a million monthly users.
+    assert_eq!(reference(&pool["UserPoolTier"]), Some("UserPoolTier"));
+    assert_eq!(parameters["UserPoolTier"]["Default"].as_str(), Some("LITE"));
+    // A token fetched up to an hour before the pre-queue opens lasts through the pre-queue
+    // (30 min) and an hour of sale, so that nobody refreshes at the open.
+    let client = &template["Resources"]["StorefrontClient"]["Properties"];
+    assert_eq!(
+        client["TokenValidityUnits"]["AccessToken"].as_str(),
+        Some("minutes")
+    );
+    for token in ["AccessTokenValidity", "IdTokenValidity"] {
+        let parameter = reference(&client[token]).expect("a parameter");
+        let minutes = parameters[parameter]["Default"].as_i64().unwrap();
+        assert!(minutes >= 30 + 60 + 60, "{token}: {minutes} minutes");
+    }
+}
+
 /// The parameter a `!Ref` names.
 fn reference(value: &serde_yaml::Value) -> Option<&str> {
     match value {
