@@ -456,11 +456,17 @@ async fn the_sweeper_finishes_a_refund_whose_webhook_retries_stopped() {
     );
     let report = sweep(&env.app, Utc::now()).await.unwrap();
     assert_eq!(report.refunds_finished, 1);
+    // What the refund-stuck alarm reads: pending when the run began, none at the next.
+    assert_eq!(report.refunds_pending, 1);
     assert_eq!(
         order_status(&env, "ann", &hold.reservation_id).await,
         "refunded"
     );
     assert_eq!(env.count_items("REFUNDING#").await, 0);
+    assert_eq!(
+        sweep(&env.app, Utc::now()).await.unwrap().refunds_pending,
+        0
+    );
     assert_eq!(assert_consistent(&env, &hold.drop_id).await["available"], 1);
 }
 
