@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::{ApiError, Result};
+use crate::metrics::{self, Metric};
 use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
@@ -168,6 +169,7 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
         state.dirty = true;
     }
     if admitted > 0 {
+        metrics::record(&[(Metric::Admissions, admitted as f64)]);
         state.record_serving(now.timestamp_millis(), policy::RATE_WINDOW_MS);
         state.admissions.push((
             admission_expiry(drop, now).timestamp_millis(),
@@ -261,6 +263,8 @@ async fn draw(
         }))
         .await?;
         app.store.put_draw_groups(&drop.id, &records).await?;
+        let placed: u64 = records.iter().map(|record| record.count).sum();
+        metrics::record(&[(Metric::DrawMembers, placed as f64)]);
         job.next_group = through;
         if !save_progress(app, state, &job, now).await? {
             return Ok(Progress::Lost);
@@ -643,8 +647,12 @@ pub async fn run(app: &App, run_for: Duration) -> Result<u64> {
 /// Ticks one drop once a second until `deadline`. Returns how many ticks ran.
 async fn tick_until(app: &App, drop_id: String, deadline: tokio::time::Instant) -> u64 {
     let mut ticks = 0;
+    let mut due = tokio::time::Instant::now();
     while tokio::time::Instant::now() < deadline {
         let started = tokio::time::Instant::now();
+        // How late this tick runs after its second (a slow drop or a long draw step).
+        metrics::duration(Metric::ControllerTickLag, started.saturating_duration_since(due));
+        due = started + Duration::from_secs(1);
         // Read each tick, not once a listing: a pause or resume acts within a second.
         match app.store.drop_now(&drop_id).await {
             Ok(Some(drop)) => {
