@@ -249,6 +249,52 @@ async fn per_address_limits_count_the_viewer_behind_cloudfront_never_a_forged_he
     assert_eq!(statuses, [201, 201, 429]);
 }
 
+/// One IPv6 subscriber gets a whole /64 and can take a fresh address for every request: the
+/// per-address limit counts the /64. An IPv4-mapped IPv6 address is the IPv4 address.
+#[tokio::test]
+async fn per_address_limits_count_an_ipv6_network_by_its_64() {
+    let env = TestEnv::new().await;
+    let queue = open_queue(json!({ "ip_joins_per_minute": 2, "proof_of_work": false }));
+    let drop_id = id_of(
+        &env.create_drop(queued_drop_body(50, 60_000, json!({ "queue": queue })))
+            .await,
+    );
+    let join = |shopper: &'static str, viewer: &'static str| {
+        let request = event_with_headers(
+            "POST",
+            "/drops/{drop_id}/queue",
+            &[("drop_id", &drop_id)],
+            None,
+            Caller::Shopper(shopper),
+            json!({ "x-burst-origin-verify": TEST_ORIGIN_SECRET, "cloudfront-viewer-address": viewer }),
+        );
+        let env = &env;
+        async move { env.call(request).await.status }
+    };
+    let one_64 = [
+        join("a", "2001:db8:1:2::1:40001").await,
+        join("b", "2001:db8:1:2:aaaa:bbbb:cccc:dddd:40002").await,
+        join("c", "2001:db8:1:2:ffff::9:40003").await,
+    ];
+    assert_eq!(one_64, [201, 201, 429], "three addresses of one /64");
+    assert_eq!(
+        join("d", "2001:db8:1:3::1:40004").await,
+        201,
+        "the next /64 is another network"
+    );
+    let ipv4 = [
+        join("e", "198.51.100.9:40005").await,
+        join("f", "::ffff:198.51.100.9:40006").await,
+        join("g", "198.51.100.9:40007").await,
+        join("h", "198.51.100.10:40008").await,
+    ];
+    assert_eq!(
+        ipv4,
+        [201, 201, 429, 201],
+        "IPv4 counts each address, mapped or not"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
     let env = Arc::new(TestEnv::new().await);
