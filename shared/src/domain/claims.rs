@@ -41,7 +41,7 @@ pub async fn claim(
         .drop(drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
-    let request = parse_claim(body, drop.per_user_limit)?;
+    let request = parse_claim(body, drop.units_per_shopper())?;
     let quantity = request.quantity;
     drop.ensure_claimable(requester.groups, Utc::now())?;
     let gate = drop.claim_gate(requester.groups);
@@ -99,7 +99,7 @@ pub async fn claim(
             .store
             .commit_claim(
                 &reservation,
-                drop.per_user_limit,
+                drop.units_per_shopper(),
                 admitted.as_ref(),
                 gate,
                 now,
