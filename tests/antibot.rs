@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use burst::model::pow;
+use burst::store::cache::Caching;
 use burst_tests::{
-    Caller, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body, event_with_headers, id_of,
-    queued_drop_body,
+    Caller, FaultInjector, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body,
+    event_with_headers, id_of, queued_drop_body,
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -360,4 +361,69 @@ async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
         digest.as_str(),
         "the digest of the published proof"
     );
+}
+
+/// A bot's claim must be the cheapest answer Burst gives: without a valid admission token it is
+/// refused by CPU alone (an Ed25519 check against the cached drop), before the velocity limits'
+/// writes, and its count for the integrity report joins the container's next batch instead of
+/// a write of its own. Every refusal is still counted once the batch is written.
+#[tokio::test]
+async fn a_claim_without_a_valid_admission_costs_dynamodb_nothing() {
+    let injector = FaultInjector::new();
+    let env = TestEnv::builder()
+        .faults(injector.clone())
+        .caching(Caching::CONTAINER)
+        .build()
+        .await;
+    let drop_id = id_of(&env.create_drop(queued_drop_body(5, 200, json!({}))).await);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let forged = |shopper: &'static str| {
+        let body = json!({ "admission_token": "eyJkcm9wIjoieCJ9.c2lnbmF0dXJl" }).to_string();
+        let env = &env;
+        let drop_id = &drop_id;
+        async move {
+            env.claim(Caller::Shopper(shopper), drop_id, Some(&body))
+                .await
+                .error_code()
+                .to_string()
+        }
+    };
+    // The container reads the drop once (then reuses it for a second).
+    assert_eq!(forged("bot-0").await, "admission_invalid");
+    injector.take_calls();
+
+    let refusals = [
+        forged("bot-1").await,
+        forged("bot-2").await,
+        env.claim(Caller::Shopper("bot-3"), &drop_id, None)
+            .await
+            .error_code()
+            .to_string(),
+    ];
+    assert_eq!(
+        refusals,
+        [
+            "admission_invalid",
+            "admission_invalid",
+            "admission_required"
+        ]
+    );
+    assert_eq!(
+        injector.take_calls(),
+        Vec::<String>::new(),
+        "refusals made no DynamoDB call"
+    );
+
+    // Past the batch's window, the next refusal writes the batch, itself included.
+    tokio::time::sleep(Caching::CONTAINER.count_batch).await;
+    assert_eq!(forged("bot-4").await, "admission_invalid");
+    let writes: Vec<String> = injector
+        .take_calls()
+        .into_iter()
+        .filter(|call| call != "GetItem")
+        .collect();
+    assert_eq!(writes, ["UpdateItem"], "one write for the whole batch");
+    let counted = env.app.store.queue_counters(&drop_id).await.unwrap();
+    assert_eq!(counted.get("claim_admission_invalid"), Some(&4));
+    assert_eq!(counted.get("claim_admission_missing"), Some(&1));
 }
