@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use burst::model::pow;
+use burst::store::cache::Caching;
 use burst_tests::{
-    Caller, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body, event_with_headers, id_of,
-    queued_drop_body,
+    Caller, FaultInjector, TEST_ORIGIN_SECRET, TEST_POW_TRIES, TestEnv, drop_body,
+    event_with_headers, id_of, queued_drop_body,
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -249,6 +250,52 @@ async fn per_address_limits_count_the_viewer_behind_cloudfront_never_a_forged_he
     assert_eq!(statuses, [201, 201, 429]);
 }
 
+/// One IPv6 subscriber gets a whole /64 and can take a fresh address for every request: the
+/// per-address limit counts the /64. An IPv4-mapped IPv6 address is the IPv4 address.
+#[tokio::test]
+async fn per_address_limits_count_an_ipv6_network_by_its_64() {
+    let env = TestEnv::new().await;
+    let queue = open_queue(json!({ "ip_joins_per_minute": 2, "proof_of_work": false }));
+    let drop_id = id_of(
+        &env.create_drop(queued_drop_body(50, 60_000, json!({ "queue": queue })))
+            .await,
+    );
+    let join = |shopper: &'static str, viewer: &'static str| {
+        let request = event_with_headers(
+            "POST",
+            "/drops/{drop_id}/queue",
+            &[("drop_id", &drop_id)],
+            None,
+            Caller::Shopper(shopper),
+            json!({ "x-burst-origin-verify": TEST_ORIGIN_SECRET, "cloudfront-viewer-address": viewer }),
+        );
+        let env = &env;
+        async move { env.call(request).await.status }
+    };
+    let one_64 = [
+        join("a", "2001:db8:1:2::1:40001").await,
+        join("b", "2001:db8:1:2:aaaa:bbbb:cccc:dddd:40002").await,
+        join("c", "2001:db8:1:2:ffff::9:40003").await,
+    ];
+    assert_eq!(one_64, [201, 201, 429], "three addresses of one /64");
+    assert_eq!(
+        join("d", "2001:db8:1:3::1:40004").await,
+        201,
+        "the next /64 is another network"
+    );
+    let ipv4 = [
+        join("e", "198.51.100.9:40005").await,
+        join("f", "::ffff:198.51.100.9:40006").await,
+        join("g", "198.51.100.9:40007").await,
+        join("h", "198.51.100.10:40008").await,
+    ];
+    assert_eq!(
+        ipv4,
+        [201, 201, 429, 201],
+        "IPv4 counts each address, mapped or not"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
     let env = Arc::new(TestEnv::new().await);
@@ -314,4 +361,69 @@ async fn the_integrity_report_counts_every_refusal_and_digests_the_draw() {
         digest.as_str(),
         "the digest of the published proof"
     );
+}
+
+/// A bot's claim must be the cheapest answer Burst gives: without a valid admission token it is
+/// refused by CPU alone (an Ed25519 check against the cached drop), before the velocity limits'
+/// writes, and its count for the integrity report joins the container's next batch instead of
+/// a write of its own. Every refusal is still counted once the batch is written.
+#[tokio::test]
+async fn a_claim_without_a_valid_admission_costs_dynamodb_nothing() {
+    let injector = FaultInjector::new();
+    let env = TestEnv::builder()
+        .faults(injector.clone())
+        .caching(Caching::CONTAINER)
+        .build()
+        .await;
+    let drop_id = id_of(&env.create_drop(queued_drop_body(5, 200, json!({}))).await);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let forged = |shopper: &'static str| {
+        let body = json!({ "admission_token": "eyJkcm9wIjoieCJ9.c2lnbmF0dXJl" }).to_string();
+        let env = &env;
+        let drop_id = &drop_id;
+        async move {
+            env.claim(Caller::Shopper(shopper), drop_id, Some(&body))
+                .await
+                .error_code()
+                .to_string()
+        }
+    };
+    // The container reads the drop once (then reuses it for a second).
+    assert_eq!(forged("bot-0").await, "admission_invalid");
+    injector.take_calls();
+
+    let refusals = [
+        forged("bot-1").await,
+        forged("bot-2").await,
+        env.claim(Caller::Shopper("bot-3"), &drop_id, None)
+            .await
+            .error_code()
+            .to_string(),
+    ];
+    assert_eq!(
+        refusals,
+        [
+            "admission_invalid",
+            "admission_invalid",
+            "admission_required"
+        ]
+    );
+    assert_eq!(
+        injector.take_calls(),
+        Vec::<String>::new(),
+        "refusals made no DynamoDB call"
+    );
+
+    // Past the batch's window, the next refusal writes the batch, itself included.
+    tokio::time::sleep(Caching::CONTAINER.count_batch).await;
+    assert_eq!(forged("bot-4").await, "admission_invalid");
+    let writes: Vec<String> = injector
+        .take_calls()
+        .into_iter()
+        .filter(|call| call != "GetItem")
+        .collect();
+    assert_eq!(writes, ["UpdateItem"], "one write for the whole batch");
+    let counted = env.app.store.queue_counters(&drop_id).await.unwrap();
+    assert_eq!(counted.get("claim_admission_invalid"), Some(&4));
+    assert_eq!(counted.get("claim_admission_missing"), Some(&1));
 }

@@ -511,3 +511,100 @@ async fn edits_are_validated_versioned_and_refused_once_the_drop_opens() {
     assert_eq!(events[1]["action"], "updated");
     assert_eq!(events[1]["details"]["name"], "Renamed");
 }
+
+/// A raffle admits exactly as many winners as units, so a win is for one unit: with more, the
+/// first winners to claim would take the units of the later ones. A raffle cannot be created or
+/// edited with `per_user_limit` above 1, and one stored before that rule still sells one unit
+/// per win.
+#[tokio::test]
+async fn a_raffle_win_is_for_one_unit() {
+    let env = TestEnv::new().await;
+    let close = in_ms(600_000);
+    let raffle = |queue_opens_in_ms: i64, extra: Value| {
+        let mut body = drop_body(
+            2,
+            json!({
+                "starts_at": close,
+                "mode": "raffle",
+                "queue": { "opens_at": in_ms(queue_opens_in_ms), "proof_of_work": false },
+                "raffle": { "entries_close_at": close, "claim_window_seconds": 60 },
+            }),
+        );
+        if let (Value::Object(base), Value::Object(extra)) = (&mut body, extra) {
+            base.extend(extra);
+        }
+        body
+    };
+    let admin = Caller::Admin("admin-1");
+    let refused = env
+        .post_drop(
+            admin,
+            &raffle(-1_000, json!({ "per_user_limit": 2 })).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (400, "invalid_request"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.body["error"]["field"], "per_user_limit");
+    // Edited before its queue opens (once it has, nothing can change).
+    let upcoming = id_of(&env.create_drop(raffle(300_000, json!({}))).await);
+    let refused = env
+        .patch_drop(admin, &upcoming, json!({ "per_user_limit": 2 }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (400, "invalid_request"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.body["error"]["field"], "per_user_limit");
+
+    // A raffle stored before the rule, two units for two winners at up to two units each.
+    let id = id_of(&env.create_drop(raffle(-1_000, json!({}))).await);
+    let stored = env.app.store.drop_now(&id).await.unwrap().unwrap();
+    let mut before_the_rule = burst::model::drop::DropSpec::clone(&stored);
+    before_the_rule.per_user_limit = 2;
+    before_the_rule.version += 1;
+    let event = burst::model::drop::AdminEvent::new(
+        &id,
+        "before-the-rule",
+        burst::model::drop::AdminAction::Updated,
+        json!({ "per_user_limit": 2 }),
+        Utc::now(),
+    );
+    let replaced = env
+        .app
+        .store
+        .replace_drop(&before_the_rule, stored.version, &event);
+    assert!(replaced.await.unwrap());
+    for shopper in ["first", "second"] {
+        assert_eq!(
+            env.join(Caller::Shopper(shopper), &id, None).await.status,
+            201
+        );
+    }
+    let drop = env.start_in(&id, 300).await;
+    sleep_past(&drop["raffle"]["entries_close_at"]).await;
+    assert_eq!(env.tick(&id).await.admitted, 2);
+    let first = token_of(&ticket(&env, "first", &id).await);
+    let greedy = json!({ "quantity": 2, "admission_token": first }).to_string();
+    let refused = env
+        .claim(Caller::Shopper("first"), &id, Some(&greedy))
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (400, "invalid_request"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(refused.body["error"]["field"], "quantity");
+    assert_eq!(env.claim_admitted("first", &id, &first).await.status, 201);
+    let second = token_of(&ticket(&env, "second", &id).await);
+    let reply = env.claim_admitted("second", &id, &second).await;
+    assert_eq!(reply.status, 201, "the second winner's unit is still there");
+    let audit = assert_consistent(&env, &id).await;
+    assert_eq!(audit["held"], 2);
+}

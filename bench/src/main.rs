@@ -66,9 +66,11 @@ async fn waiting_room(queue: bool, bots: bool) {
     let endpoint = format!("http://127.0.0.1:{port}");
     let env = TestEnv::builder()
         .endpoint(&endpoint)
-        // As in a Lambda container: views are reused for a second.
+        // As in a Lambda container: views are reused for a second, refusal counts written in
+        // batches.
         .caching(Caching {
             view_ttl: Caching::CONTAINER.view_ttl,
+            count_batch: Caching::CONTAINER.count_batch,
             ..Caching::NONE
         })
         .pow_tries(BENCH_POW_TRIES)

@@ -2,6 +2,7 @@
 //! container's caches) and, where the function calls Stripe, the payment gateway.
 
 use crate::config::Config;
+use crate::model::admission::KeyError;
 use crate::payments::PaymentGateway;
 use crate::store::Store;
 use crate::store::cache::Caching;
@@ -26,13 +27,21 @@ impl App {
 
     /// Reads the configuration and builds the DynamoDB client from the standard AWS environment
     /// (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for DynamoDB Local); functions that hold
-    /// secrets read them from Secrets Manager here, once per container.
-    pub async fn from_env() -> Self {
+    /// secrets read them from Secrets Manager here, once per container. Keys that cannot work
+    /// (an admission private key that is not `ADMISSION_PUBLIC_KEY`'s other half) fail the
+    /// container's init, logged, rather than refuse every claim without a word.
+    pub async fn from_env() -> Result<Self, KeyError> {
         let sdk = aws_config::load_from_env().await;
-        let mut config = Config::from_env();
-        load_secrets(&sdk, &mut config).await;
-        Self::builder(config, aws_sdk_dynamodb::Client::new(&sdk)).build()
+        let mut config = Config::from_env().inspect_err(log_refused_keys)?;
+        load_secrets(&sdk, &mut config)
+            .await
+            .inspect_err(log_refused_keys)?;
+        Ok(Self::builder(config, aws_sdk_dynamodb::Client::new(&sdk)).build())
     }
+}
+
+fn log_refused_keys(error: &KeyError) {
+    tracing::error!(%error, "the admission keys are misconfigured; this function will not start");
 }
 
 /// Builds an `App` once, with every setting given up front: nothing can rebuild one later and
@@ -62,7 +71,7 @@ impl AppBuilder {
 }
 
 #[cfg(feature = "secrets")]
-async fn load_secrets(sdk: &aws_config::SdkConfig, config: &mut Config) {
+async fn load_secrets(sdk: &aws_config::SdkConfig, config: &mut Config) -> Result<(), KeyError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     // Without its keys a function answers 503 (payments_unavailable, queue_unavailable), and
     // the next cold start tries again.
@@ -75,15 +84,18 @@ async fn load_secrets(sdk: &aws_config::SdkConfig, config: &mut Config) {
     }
     if let Some(secret_id) = config.admission_secret_id.clone() {
         match crate::secrets::fetch_json(&client, &secret_id).await {
-            Ok(fields) => config.use_admission_secret(&fields),
+            Ok(fields) => config.use_admission_secret(&fields)?,
             Err(error) => tracing::error!(secret_id, error = %crate::error::chain(&error),
                 "the admission key could not be read; admissions cannot be shown"),
         }
     }
+    Ok(())
 }
 
 #[cfg(not(feature = "secrets"))]
-async fn load_secrets(_sdk: &aws_config::SdkConfig, _config: &mut Config) {}
+async fn load_secrets(_sdk: &aws_config::SdkConfig, _config: &mut Config) -> Result<(), KeyError> {
+    Ok(())
+}
 
 #[cfg(feature = "stripe")]
 fn payment_gateway(config: &Config) -> Option<Box<dyn PaymentGateway>> {

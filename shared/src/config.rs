@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::admission::AdmissionKeys;
+use crate::model::admission::{AdmissionKeys, KeyError};
 use crate::model::pow::{DEFAULT_BASE_TRIES, PowConfig};
 use crate::payments::StripeConfig;
 
@@ -52,8 +52,9 @@ pub struct JwtIssuer {
 }
 
 impl Config {
-    pub fn from_env() -> Self {
-        Self {
+    /// Refuses keys that cannot work (see `admission_keys`): the function then fails its init.
+    pub fn from_env() -> Result<Self, KeyError> {
+        Ok(Self {
             table_name: std::env::var("TABLE_NAME").unwrap_or_else(|_| "burst".into()),
             dev_jwt_secret: non_empty("BURST_DEV_JWT_SECRET"),
             stripe: non_empty("STRIPE_SECRET_KEY").map(|secret_key| StripeConfig {
@@ -63,12 +64,10 @@ impl Config {
             }),
             stripe_webhook_secret: non_empty("STRIPE_WEBHOOK_SECRET"),
             stripe_secret_id: non_empty("STRIPE_SECRET_ID"),
-            admission: non_empty("ADMISSION_PRIVATE_KEY")
-                .and_then(|key| AdmissionKeys::from_private_hex(&key))
-                .or_else(|| {
-                    non_empty("ADMISSION_PUBLIC_KEY")
-                        .and_then(|key| AdmissionKeys::from_public_hex(&key))
-                }),
+            admission: admission_keys(
+                non_empty("ADMISSION_PRIVATE_KEY").as_deref(),
+                non_empty("ADMISSION_PUBLIC_KEY").as_deref(),
+            )?,
             admission_secret_id: non_empty("ADMISSION_SECRET_ID"),
             origin_verify_secret: non_empty("ORIGIN_VERIFY_SECRET"),
             pow: pow_config(
@@ -81,7 +80,7 @@ impl Config {
                     .map(|list| list.split(',').map(|a| a.trim().to_string()).collect())
                     .unwrap_or_default(),
             }),
-        }
+        })
     }
 
     /// Takes the Stripe keys from the fields of the Stripe secret (`secret_key`,
@@ -102,13 +101,19 @@ impl Config {
 
 impl Config {
     /// Takes the admission private key (`private_key`, hex) and the proof-of-work secrets
-    /// (`pow_challenge_secret`, `pow_key_secret`) from their secret.
-    pub fn use_admission_secret(&mut self, fields: &HashMap<String, String>) {
-        if let Some(keys) = fields
-            .get("private_key")
-            .and_then(|key| AdmissionKeys::from_private_hex(key))
-        {
-            self.admission = Some(keys);
+    /// (`pow_challenge_secret`, `pow_key_secret`) from their secret. The private key must be
+    /// the private half of `ADMISSION_PUBLIC_KEY`, which the claim verifies with: one that is
+    /// not would sign tokens every claim refuses, so it is an error, not a key.
+    pub fn use_admission_secret(
+        &mut self,
+        fields: &HashMap<String, String>,
+    ) -> Result<(), KeyError> {
+        if let Some(seed) = fields.get("private_key").filter(|key| !key.is_empty()) {
+            self.admission = Some(AdmissionKeys::issuing(
+                seed,
+                "the admission secret's private_key",
+                self.admission.as_ref(),
+            )?);
         }
         if let Some(pow) = pow_config(
             fields.get("pow_challenge_secret").cloned(),
@@ -116,6 +121,27 @@ impl Config {
         ) {
             self.pow = Some(pow);
         }
+        Ok(())
+    }
+}
+
+/// The admission keys from the environment: `ADMISSION_PRIVATE_KEY` issues (and must be the
+/// private half of `ADMISSION_PUBLIC_KEY` when both are set), `ADMISSION_PUBLIC_KEY` alone only
+/// verifies. A key that does not parse is an error, never a silent `None`.
+fn admission_keys(
+    private_hex: Option<&str>,
+    public_hex: Option<&str>,
+) -> Result<Option<AdmissionKeys>, KeyError> {
+    let public = public_hex
+        .map(|key| {
+            AdmissionKeys::from_public_hex(key).ok_or(KeyError::Unreadable("ADMISSION_PUBLIC_KEY"))
+        })
+        .transpose()?;
+    match private_hex {
+        Some(seed) => {
+            AdmissionKeys::issuing(seed, "ADMISSION_PRIVATE_KEY", public.as_ref()).map(Some)
+        }
+        None => Ok(public),
     }
 }
 
@@ -135,4 +161,77 @@ fn return_url() -> String {
 
 fn non_empty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::admission::new_private_hex;
+
+    fn public_of(private: &str) -> String {
+        AdmissionKeys::from_private_hex(private)
+            .unwrap()
+            .public_hex()
+    }
+
+    /// A function's configuration in AWS before its secret is read: it verifies with
+    /// `ADMISSION_PUBLIC_KEY` from the environment.
+    fn verifying_with(public: &str) -> Config {
+        Config {
+            table_name: "burst".into(),
+            dev_jwt_secret: None,
+            stripe: None,
+            stripe_webhook_secret: None,
+            stripe_secret_id: None,
+            admission: admission_keys(None, Some(public)).unwrap(),
+            admission_secret_id: Some("burst/admission".into()),
+            pow: None,
+            origin_verify_secret: None,
+            jwt: None,
+        }
+    }
+
+    #[test]
+    fn an_admission_secret_whose_key_is_not_the_public_keys_private_half_is_refused() {
+        let private = new_private_hex();
+        let mut config = verifying_with(&public_of(&private));
+        let secret = HashMap::from([("private_key".to_string(), private.clone())]);
+        config.use_admission_secret(&secret).unwrap();
+        assert!(config.admission.as_ref().unwrap().can_issue());
+
+        let mut config = verifying_with(&public_of(&new_private_hex()));
+        let error = config.use_admission_secret(&secret).unwrap_err();
+        assert!(matches!(error, KeyError::Mismatch { .. }), "{error}");
+        assert!(
+            !config.admission.as_ref().unwrap().can_issue(),
+            "a refused key is not kept"
+        );
+    }
+
+    #[test]
+    fn admission_keys_from_the_environment_must_agree_and_parse() {
+        let private = new_private_hex();
+        let public = public_of(&private);
+        let issuing = admission_keys(Some(&private), Some(&public))
+            .unwrap()
+            .unwrap();
+        assert!(issuing.can_issue());
+        let verifying = admission_keys(None, Some(&public)).unwrap().unwrap();
+        assert!(!verifying.can_issue());
+        assert!(admission_keys(Some(&private), None).unwrap().is_some());
+        assert!(admission_keys(None, None).unwrap().is_none());
+        let other_public = public_of(&new_private_hex());
+        assert!(matches!(
+            admission_keys(Some(&private), Some(&other_public)),
+            Err(KeyError::Mismatch { .. })
+        ));
+        assert_eq!(
+            admission_keys(Some("nope"), None).unwrap_err(),
+            KeyError::Unreadable("ADMISSION_PRIVATE_KEY")
+        );
+        assert_eq!(
+            admission_keys(None, Some("nope")).unwrap_err(),
+            KeyError::Unreadable("ADMISSION_PUBLIC_KEY")
+        );
+    }
 }

@@ -272,7 +272,7 @@ where
     H: Handler<Args>,
 {
     crate::telemetry::init();
-    let app = Arc::new(App::from_env().await);
+    let app = Arc::new(App::from_env().await?);
     lambda_http::run(service_fn(move |request: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(respond(app, request, handler).await) }

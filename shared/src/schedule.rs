@@ -17,7 +17,7 @@ where
     T: Serialize,
 {
     crate::telemetry::init();
-    let app = Arc::new(App::from_env().await);
+    let app = Arc::new(App::from_env().await?);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let app = app.clone();
         // A failed run is reported to Lambda as an error, so the schedule's retry and the

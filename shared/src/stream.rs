@@ -44,7 +44,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let endpoint =
         std::env::var("WS_MANAGEMENT_ENDPOINT").map_err(|_| "WS_MANAGEMENT_ENDPOINT is not set")?;
     let push: Arc<dyn Push> = Arc::new(crate::push::ApiGatewayPush::new(&sdk, &endpoint));
-    let app = Arc::new(App::from_env().await);
+    let app = Arc::new(App::from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let app = app.clone();
         let push = push.clone();

@@ -101,7 +101,7 @@ where
     Fut: Future<Output = WsResponse> + Send,
 {
     crate::telemetry::init();
-    let app = Arc::new(App::from_env().await);
+    let app = Arc::new(App::from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<WsRequest>| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(handler(app, event.payload).await) }

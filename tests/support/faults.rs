@@ -10,6 +10,8 @@
 //!   these itself before the error reaches Burst);
 //! - `Crash`: any call answered with an error nothing retries, so the code under test stops right
 //!   there, as if its process had been killed before that call (`arm_after` picks the call).
+//!
+//! It also logs every call it sees (`calls`), so a test can show what a request cost DynamoDB.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +40,8 @@ struct Armed {
     skip: u32,
     remaining: u32,
     injected: u32,
+    /// The operation of every call seen since the last `take_calls` (`GetItem`, …).
+    calls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -75,6 +79,11 @@ impl FaultInjector {
         self.armed.lock().expect("injector").injected
     }
 
+    /// The operations called since the last time this was asked (`UpdateItem`, …), in order.
+    pub fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut self.armed.lock().expect("injector").calls)
+    }
+
     pub fn into_http_client(self) -> SharedHttpClient {
         SharedHttpClient::new(InjectingClient {
             inner: aws_smithy_http_client::Builder::new().build_http(),
@@ -85,6 +94,8 @@ impl FaultInjector {
     /// The fault to inject into a call to `target` (`DynamoDB_20120810.<Operation>`), if armed.
     fn take_one(&self, target: &str) -> Option<Fault> {
         let mut armed = self.armed.lock().expect("injector");
+        let operation = target.rsplit('.').next().unwrap_or(target);
+        armed.calls.push(operation.to_string());
         let fault = armed.fault?;
         let applies = match fault {
             Fault::TransactionConflict | Fault::TransactionThrottled => {

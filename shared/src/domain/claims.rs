@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::domain::body;
 use crate::domain::holds::{Budget, EndHoldOutcome, SweepMode, end_hold, release_overdue};
 use crate::domain::limits::{self, Gate};
-use crate::domain::queue::{self, Count};
+use crate::domain::queue::Count;
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::metrics::{self, Metric};
@@ -42,7 +42,7 @@ pub async fn claim(
         .drop(drop_id)
         .await?
         .ok_or(ApiError::NotFound("drop"))?;
-    let request = parse_claim(body, drop.per_user_limit)?;
+    let request = parse_claim(body, drop.units_per_shopper())?;
     let quantity = request.quantity;
     drop.ensure_claimable(requester.groups, Utc::now())?;
     let gate = drop.claim_gate(requester.groups);
@@ -100,7 +100,7 @@ pub async fn claim(
             .store
             .commit_claim(
                 &reservation,
-                drop.per_user_limit,
+                drop.units_per_shopper(),
                 admitted.as_ref(),
                 gate,
                 now,
@@ -156,7 +156,7 @@ pub async fn claim(
             }
             ClaimOutcome::TicketRefused { status } => {
                 tracing::info!(drop_id = %drop.id, ?status, "admission refused by the ticket");
-                queue::count(app, &drop.id, &[Count::ClaimAdmissionInvalid]).await;
+                count_refusal(app, &drop.id, Count::ClaimAdmissionInvalid).await;
                 return Err(ApiError::AdmissionInvalid);
             }
             ClaimOutcome::Contended => retry.again(Again::Contended).await?,
@@ -204,9 +204,10 @@ fn parse_claim(body: Option<Value>, per_user_limit: u32) -> Result<ClaimRequest>
     })
 }
 
-/// On a queued drop, the admitted ticket the claim spends: within the velocity limits, the token
-/// must verify (signature, drop, shopper, expiry) before anything is read. A drop without a
-/// queue needs none.
+/// On a queued drop, the admitted ticket the claim spends. The cheapest refusals first: the
+/// token must be there and verify (signature, drop, shopper, expiry) by CPU alone, so a bot's
+/// claim costs no DynamoDB call beyond the cached drop; only then do the velocity limits count
+/// the claim (two conditional writes). A drop without a queue needs none.
 async fn admitted_ticket(
     app: &App,
     drop: &DropSpec,
@@ -218,22 +219,8 @@ async fn admitted_ticket(
     };
     let shopper = requester.shopper;
     let now = Utc::now();
-    if let Err(error) = limits::check(
-        app,
-        &drop.id,
-        settings,
-        Gate::Claim,
-        shopper,
-        requester.source_ip,
-        now,
-    )
-    .await
-    {
-        queue::count(app, &drop.id, &[Count::ClaimRateLimited]).await;
-        return Err(error);
-    }
     let Some(token) = token else {
-        queue::count(app, &drop.id, &[Count::ClaimAdmissionMissing]).await;
+        count_refusal(app, &drop.id, Count::ClaimAdmissionMissing).await;
         return Err(ApiError::AdmissionRequired);
     };
     let keys = app
@@ -245,10 +232,24 @@ async fn admitted_ticket(
         Ok(claims) => claims,
         Err(reason) => {
             tracing::info!(drop_id = %drop.id, %reason, "admission token refused");
-            queue::count(app, &drop.id, &[Count::ClaimAdmissionInvalid]).await;
+            count_refusal(app, &drop.id, Count::ClaimAdmissionInvalid).await;
             return Err(ApiError::AdmissionInvalid);
         }
     };
+    if let Err(error) = limits::check(
+        app,
+        &drop.id,
+        settings,
+        Gate::Claim,
+        shopper,
+        requester.source_ip,
+        now,
+    )
+    .await
+    {
+        count_refusal(app, &drop.id, Count::ClaimRateLimited).await;
+        return Err(error);
+    }
     // Every admission lasts the drop's admission window, fixed once the drop opened: the
     // token's expiry tells when it was admitted.
     let admitted_at = DateTime::from_timestamp(claims.exp - i64::from(drop.admission_seconds()), 0)
@@ -257,6 +258,15 @@ async fn admitted_ticket(
         ticket_id: claims.ticket,
         admitted_at,
     }))
+}
+
+/// Counts a refused claim for the integrity report in the container's next batch
+/// (`Store::count_batched`): the refusal answers without waiting on a write of its own. Best
+/// effort, as every count: a batch that fails to write is logged, never a failed request.
+async fn count_refusal(app: &App, drop_id: &str, count: Count) {
+    if let Err(error) = app.store.count_batched(drop_id, count.as_str()).await {
+        tracing::warn!(drop_id, error = %crate::error::chain(&error), "refused claims not counted");
+    }
 }
 
 /// The unit price a hold made now locks in: the schedule's step now, or, for an admitted

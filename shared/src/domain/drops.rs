@@ -37,11 +37,12 @@ pub async fn create_drop(
 }
 
 /// What `PATCH /admin/drops/{id}` may change; the rest is fixed at creation.
-const PATCHABLE: [&str; 8] = [
+const PATCHABLE: [&str; 9] = [
     "name",
     "description",
     "starts_at",
     "ends_at",
+    "per_user_limit",
     "queue",
     "raffle",
     "early_access",

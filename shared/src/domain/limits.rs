@@ -3,6 +3,8 @@
 //! (drop, kind, who, minute), TTL'd after the minute: an over-limit request writes nothing and
 //! gets `429 rate_limited` with `Retry-After` (the seconds left in the minute).
 //!
+//! An address is counted by its network (`requester::limited_network`: IPv6 by its /64).
+//!
 //! Per shopper the limits are strict (a person needs a handful); per IP they are generous, since
 //! a campus or mobile-carrier NAT puts many shoppers behind one address: at least 300 joins a
 //! minute per drop by default, `queue.ip_joins_per_minute` per drop. A drop without a queue has
@@ -14,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::app::App;
 use crate::error::{ApiError, Result};
 use crate::model::queue::QueueSettings;
+use crate::model::requester::limited_network;
 use crate::store::keys;
 
 /// What is being asked for.
@@ -59,7 +62,7 @@ pub async fn check(
     let (per_shopper, per_ip) = gate.per_minute(settings);
     let who = [
         (format!("S:{shopper}"), per_shopper),
-        (format!("IP:{source_ip}"), per_ip),
+        (format!("IP:{}", limited_network(source_ip)), per_ip),
     ];
     for (who, limit) in who {
         let key = keys::rate_key(drop_id, gate.name(), &who, minute);

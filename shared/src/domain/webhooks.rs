@@ -275,7 +275,7 @@ async fn settle(
                 Some(allocations) => {
                     let order = order_of(&current, session, OrderStatus::Paid, &allocations, now);
                     let source = SaleSource::Reclaim {
-                        per_user_limit: drop.per_user_limit,
+                        per_user_limit: drop.units_per_shopper(),
                     };
                     app.store
                         .commit_sale(&current, current.status, &allocations, source, &order, now)

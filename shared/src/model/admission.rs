@@ -40,6 +40,23 @@ pub enum TokenError {
     OtherShopper,
 }
 
+/// Why this deployment's admission keys cannot be used: a function that would issue with them
+/// refuses to start rather than issue tokens no claim accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0} is not a 32-byte Ed25519 key in hex")]
+    Unreadable(&'static str),
+    #[error(
+        "{read_from} is the private key of public key {derived}, not of ADMISSION_PUBLIC_KEY \
+         {configured}: the claim would refuse every admission token it signs"
+    )]
+    Mismatch {
+        read_from: &'static str,
+        derived: String,
+        configured: String,
+    },
+}
+
 /// The keys of this deployment: the public key always; the private key where tokens are issued.
 #[derive(Clone)]
 pub struct AdmissionKeys {
@@ -65,6 +82,25 @@ impl AdmissionKeys {
             verifying: signing.verifying_key(),
             signing: Some(signing),
         })
+    }
+
+    /// The keys of a function that issues tokens: the private key `seed_hex` (read from
+    /// `source`), which must be the private half of the public key claims are verified with
+    /// (`verified_with`), when one is configured.
+    pub fn issuing(
+        seed_hex: &str,
+        source: &'static str,
+        verified_with: Option<&AdmissionKeys>,
+    ) -> Result<Self, KeyError> {
+        let keys = Self::from_private_hex(seed_hex).ok_or(KeyError::Unreadable(source))?;
+        match verified_with {
+            Some(configured) if configured.verifying != keys.verifying => Err(KeyError::Mismatch {
+                read_from: source,
+                derived: keys.public_hex(),
+                configured: configured.public_hex(),
+            }),
+            _ => Ok(keys),
+        }
     }
 
     /// From a public key (hex): can verify only.
@@ -191,6 +227,37 @@ mod tests {
         assert_eq!(
             keys.verify("garbage", "d1", "ann", now),
             Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn an_issuing_key_must_be_the_private_half_of_the_configured_public_key() {
+        let private = new_private_hex();
+        let public = AdmissionKeys::from_private_hex(&private)
+            .unwrap()
+            .public_hex();
+        let configured = AdmissionKeys::from_public_hex(&public).unwrap();
+        let keys = AdmissionKeys::issuing(&private, "test key", Some(&configured)).unwrap();
+        assert!(keys.can_issue());
+        assert_eq!(keys.public_hex(), public);
+        // Without a configured public key (a local run) the private key stands alone.
+        assert!(AdmissionKeys::issuing(&private, "test key", None).is_ok());
+
+        let other = new_private_hex();
+        let other_public = AdmissionKeys::from_private_hex(&other)
+            .unwrap()
+            .public_hex();
+        assert_eq!(
+            AdmissionKeys::issuing(&other, "test key", Some(&configured)).unwrap_err(),
+            KeyError::Mismatch {
+                read_from: "test key",
+                derived: other_public,
+                configured: public,
+            }
+        );
+        assert_eq!(
+            AdmissionKeys::issuing("not hex", "test key", None).unwrap_err(),
+            KeyError::Unreadable("test key")
         );
     }
 }

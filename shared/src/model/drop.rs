@@ -288,6 +288,17 @@ impl DropSpec {
         }
     }
 
+    /// The most units one shopper may hold or buy. A raffle admits exactly as many winners as
+    /// it has units, so a win is for one unit: with more, the first winners to claim would take
+    /// the units of the later ones. New raffles cannot set more (`per_user_limit` is refused);
+    /// this also holds for raffles stored before that rule.
+    pub fn units_per_shopper(&self) -> u32 {
+        match self.mode {
+            DropMode::Raffle => 1,
+            _ => self.per_user_limit,
+        }
+    }
+
     /// What the shards check for a claim by a shopper in `groups`.
     pub fn claim_gate(&self, groups: &[String]) -> ClaimGate {
         ClaimGate {

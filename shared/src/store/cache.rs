@@ -2,8 +2,9 @@
 //! type with the few methods its reads need; the store reads through them (`Store::drop`,
 //! `Store::queue_line`, `Store::draw_group`, `Store::order_at`), so no use case holds a lock.
 //!
-//! How long reads are reused is one setting, `Caching`, given when the `App` is built: tests
-//! that read what they just wrote use `Caching::NONE`, and nothing can rebuild an `App` past it.
+//! How long reads are reused (and refusal counts wait for their batch, `store::counts`) is one
+//! setting, `Caching`, given when the `App` is built: tests that read what they just wrote use
+//! `Caching::NONE`, and nothing can rebuild an `App` past it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,9 @@ pub struct Caching {
     /// A queue's state and stock, for views: the crowd's polls cost one read per container per
     /// second, not one per poll.
     pub view_ttl: Duration,
+    /// How long a container adds up refusal counts before one write adds them to the drop's
+    /// counters (`store::counts`): refusals then cost no write of their own.
+    pub count_batch: Duration,
 }
 
 impl Caching {
@@ -36,11 +40,13 @@ impl Caching {
     pub const CONTAINER: Self = Self {
         drop_ttl: Duration::from_secs(1),
         view_ttl: Duration::from_secs(1),
+        count_batch: Duration::from_secs(1),
     };
-    /// Every read is fresh.
+    /// Every read is fresh, every count written at once.
     pub const NONE: Self = Self {
         drop_ttl: Duration::ZERO,
         view_ttl: Duration::ZERO,
+        count_batch: Duration::ZERO,
     };
 }
 

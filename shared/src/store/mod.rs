@@ -7,9 +7,10 @@
 //! admin events), `holds` and `orders` (reservations, orders, Stripe's events), `queue` (the
 //! waiting room), `live` (WebSocket connections); `ledger` holds the transactions that move units
 //! between a shard's buckets, over the machinery of `transaction`; `cache` what a warm container
-//! reuses. This file imports none of them but `keys` and `cache`, so they may all import it.
+//! reuses; `counts` the refusal counts it writes in batches. This file imports none of them but `keys` and `cache`, so they may all import it.
 
 pub mod cache;
+mod counts;
 mod drops;
 mod holds;
 pub mod keys;
@@ -36,6 +37,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Result};
 use cache::{Caching, DropCache, ExpiryHints, QueueCache};
+use counts::PendingCounts;
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -51,6 +53,7 @@ pub struct Store {
     drops: DropCache,
     queues: QueueCache,
     expiry_hints: ExpiryHints,
+    pending_counts: PendingCounts,
 }
 
 impl Store {
@@ -61,6 +64,7 @@ impl Store {
             drops: DropCache::new(caching.drop_ttl),
             queues: QueueCache::new(caching.view_ttl),
             expiry_hints: ExpiryHints::default(),
+            pending_counts: PendingCounts::new(caching.count_batch),
         }
     }
 

@@ -42,7 +42,7 @@ fn usage() -> String {
 }
 
 async fn create_table() -> Result<(), String> {
-    let app = App::from_env().await;
+    let app = App::from_env().await.map_err(|e| e.to_string())?;
     TableDefinition::from_compiled_template()
         .create(app.store.client(), app.store.table())
         .await
@@ -57,7 +57,7 @@ async fn create_table() -> Result<(), String> {
 /// close two minutes after seeding; and a live drop whose price steps down. Each is created
 /// unless a drop of its name exists.
 async fn seed_demo() -> Result<(), String> {
-    let app = App::from_env().await;
+    let app = App::from_env().await.map_err(|e| e.to_string())?;
     let now = Utc::now();
     let existing = app
         .store

@@ -91,6 +91,13 @@ pub fn parse_new_drop(body: Value, now: DateTime<Utc>) -> Result<DropSpec> {
         return Err(ApiError::invalid(field, problem.message(&price.currency)));
     }
     let mode = parse_mode(fields.remove("mode"), queue.as_ref())?;
+    if mode == DropMode::Raffle && per_user_limit > 1 {
+        return Err(ApiError::invalid(
+            "per_user_limit",
+            "a raffle admits as many winners as it has units, so a win is for one unit: \
+             per_user_limit must be 1 (or left out)",
+        ));
+    }
     let raffle = match fields.remove("raffle") {
         None | Some(Value::Null) if mode == DropMode::Raffle => {
             return Err(ApiError::invalid(
