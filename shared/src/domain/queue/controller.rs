@@ -51,9 +51,10 @@ const ORDER_PAGE_BYTES: usize = 7_000;
 /// How long one tick may spend drawing groups before it saves and yields: every step of a draw
 /// stays bounded whatever the cohort's size.
 const DRAW_STEP_BUDGET: Duration = Duration::from_secs(5);
-/// Groups drawn at once, between two saves of the draw's progress (at a million members, about
-/// 60,000 members read and written).
-const GROUPS_AT_ONCE: u16 = 16;
+/// Members a draw step reads and writes at most (about 15 MB in memory): the groups drawn at once,
+/// between two saves of the draw's progress, are as many as hold about this many — 16 of 256 at a
+/// million members, all of them for a small cohort.
+const MEMBERS_PER_STEP: u64 = 60_000;
 /// Arrivals numbered per page: one transaction, an item well under DynamoDB's 400 KB even with
 /// 128-character shopper ids.
 const ARRIVAL_PAGE: usize = 1_500;
@@ -237,11 +238,12 @@ async fn draw(
         }
     }
     let step_started = Instant::now();
+    let groups_at_once = groups_per_step(app.store.joins(&drop.id).await?);
     while job.next_group < draw::GROUPS {
         if step_started.elapsed() >= DRAW_STEP_BUDGET {
             return Ok(Progress::Continues);
         }
-        let through = (job.next_group + GROUPS_AT_ONCE).min(draw::GROUPS);
+        let through = (job.next_group + groups_at_once).min(draw::GROUPS);
         // Groups an earlier attempt may have half written are replaced, not added to.
         let redo_before = job.started_through;
         if through > job.started_through {
@@ -300,6 +302,13 @@ async fn draw(
         }
     }
     Ok(Progress::Done)
+}
+
+/// How many groups one step draws, from the tickets made so far (members spread evenly over the
+/// groups: the draw key is a keyed hash).
+fn groups_per_step(tickets: u64) -> u16 {
+    let per_group = tickets.div_ceil(u64::from(draw::GROUPS)).max(1);
+    (MEMBERS_PER_STEP / per_group).clamp(1, u64::from(draw::GROUPS)) as u16
 }
 
 /// Saves the draw's progress and renews its lease: `false` when the state moved.
@@ -685,4 +694,22 @@ async fn active_queues(app: &App, now: DateTime<Utc>) -> Result<Vec<DropSpec>> {
                 .is_some_and(|queue| queue.opens_at <= now + chrono::Duration::minutes(1))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draw_step_holds_a_bounded_number_of_members() {
+        assert_eq!(groups_per_step(0), 256, "a small cohort is drawn in one step");
+        assert_eq!(groups_per_step(20_000), 256);
+        assert_eq!(groups_per_step(1_000_000), 15);
+        assert_eq!(groups_per_step(100_000_000), 1);
+        for tickets in [1u64, 1_000, 60_000, 61_000, 1_000_000, 10_000_000] {
+            let per_group = tickets.div_ceil(256);
+            let step = u64::from(groups_per_step(tickets));
+            assert!(step * per_group <= MEMBERS_PER_STEP.max(per_group), "{tickets}");
+        }
+    }
 }
