@@ -47,6 +47,8 @@ const UNITS: u32 = 1_000;
 const PROBES: u32 = 10;
 /// How long every socket may take to see the final numbers after the last claim.
 const SETTLE: Duration = Duration::from_secs(30);
+/// How long one fan-out invocation may post (Lambda's 30 s timeout less its wrap-up).
+const FAN_OUT_BUDGET: Duration = Duration::from_secs(25);
 /// The raw figure: rounds of one `PostToConnection` to every socket, nothing else.
 const RAW_ROUNDS: usize = 3;
 
@@ -96,7 +98,12 @@ impl InProcess {
         let changes = burst::stream::changes_of(&event.records);
         let now = Utc::now();
         let composed = Instant::now();
-        let report = burst::domain::live::fan_out(&self.app, &self.push, &changes, now)
+        let run = burst::domain::live::Run {
+            now,
+            deadline: composed + FAN_OUT_BUDGET,
+            batch_id: burst::stream::batch_id(&event.records),
+        };
+        let report = burst::domain::live::fan_out(&self.app, &self.push, &changes, &run)
             .await
             .map_err(|e| e.to_string())?;
         let batch = Batch {
