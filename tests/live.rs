@@ -86,9 +86,11 @@ async fn stack() -> Stack {
     });
     let gateway = Gateway::new(invoker.clone(), Routes::default());
     gateway.serve(ws, management);
+    // Several stream shards, as a table has in AWS: a drop's changes reach several fan-outs.
     let pump = Pump::for_table(&sdk_config(), env.app.store.table(), invoker, "fan-out")
         .await
-        .unwrap();
+        .unwrap()
+        .with_shards(4);
     tokio::spawn(pump.run());
     // The pump reads from now on: let it take its iterators first.
     tokio::time::sleep(Duration::from_millis(500)).await;

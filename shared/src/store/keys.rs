@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::model::ids::stable_hash;
 use crate::model::queue::Section;
 
 pub const PK: &str = "PK";
@@ -274,12 +275,7 @@ pub const WATCHER_STRIPES: u32 = 16;
 
 /// The stripe of a connection: a stable hash of its id (FNV-1a), the same in every container.
 pub fn watcher_stripe(connection_id: &str) -> u32 {
-    let hash = connection_id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    (hash % u64::from(WATCHER_STRIPES)) as u32
+    (stable_hash(connection_id) % u64::from(WATCHER_STRIPES)) as u32
 }
 
 /// A connection watching a drop, in its stripe, sorted by connection id (the fan-out walks a
