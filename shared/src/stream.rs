@@ -61,12 +61,17 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
 #[cfg(feature = "push")]
 const WRAP_UP: std::time::Duration = std::time::Duration::from_secs(4);
 
+/// However little time an invocation reports, it posts this long: every run moves a push on
+/// (a local runtime may report no deadline at all).
+#[cfg(feature = "push")]
+const LEAST_POSTING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The last moment a post may start, from the invocation's deadline (Unix ms).
 #[cfg(feature = "push")]
 fn posting_deadline(deadline_ms: u64) -> Instant {
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
     let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(WRAP_UP)
+    Instant::now() + left.saturating_sub(WRAP_UP).max(LEAST_POSTING)
 }
 
 /// The id of a batch: its first record's sequence number, which a retry of the batch shares.
