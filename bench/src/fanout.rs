@@ -10,12 +10,13 @@
 //!   `101` (which waits for `$connect` and its PutItem); then `subscribe` frames to the
 //!   `subscribed` answer.
 //! - **commit → client**: for each committed claim, from the moment its claim call returned (the
-//!   transaction had committed) to the moment each socket received the `drop` message composed
-//!   from the stream batch that holds the claim's reservation insert. The fan-out runs with a
-//!   `now` taken by this benchmark, and the message carries it as `at`: that is how a message is
-//!   matched to its batch. One sample per (claim, socket).
-//! - **coalescing**: claims committed versus `drop` messages composed and posts sent; the
-//!   fan-out must compose at most one `drop` message per drop per stream batch.
+//!   transaction had committed) to the moment each socket received the first `drop` message
+//!   composed after it (the message carries its composition time as `at`; the fan-out runs with
+//!   a `now` taken by this benchmark). One sample per (claim, socket). A drop is pushed at most
+//!   once per window (`PUSH_WINDOW` here), so this is bounded by the window plus delivery.
+//! - **coalescing**: claims committed versus `drop` messages composed and posts sent, with the
+//!   stream's records spread over `STREAM_SHARDS` shards by the pump: at most one `drop` message
+//!   per drop per window, however many shards carry its changes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -47,6 +48,13 @@ const UNITS: u32 = 1_000;
 const PROBES: u32 = 10;
 /// How long every socket may take to see the final numbers after the last claim.
 const SETTLE: Duration = Duration::from_secs(30);
+/// Stream shards the pump spreads the records over (a drop's 32 inventory items sit on several
+/// in AWS).
+const STREAM_SHARDS: usize = 8;
+/// The push window of this run: short, so the herd spans several (AWS default: 30 s).
+const PUSH_WINDOW: Duration = Duration::from_secs(2);
+/// How long one fan-out invocation may post (Lambda's 30 s timeout less its wrap-up).
+const FAN_OUT_BUDGET: Duration = Duration::from_secs(25);
 /// The raw figure: rounds of one `PostToConnection` to every socket, nothing else.
 const RAW_ROUNDS: usize = 3;
 
@@ -60,9 +68,9 @@ struct Batch {
     finished: Instant,
     records: usize,
     shard_changes: usize,
-    /// Reservations inserted by this batch's records: the claims it carries.
-    reservations: Vec<String>,
     drop_messages: usize,
+    /// Drops whose change came inside another message's window.
+    held_back: usize,
     posts: usize,
     gone: usize,
 }
@@ -96,7 +104,12 @@ impl InProcess {
         let changes = burst::stream::changes_of(&event.records);
         let now = Utc::now();
         let composed = Instant::now();
-        let report = burst::domain::live::fan_out(&self.app, &self.push, &changes, now)
+        let run = burst::domain::live::Run {
+            now,
+            deadline: composed + FAN_OUT_BUDGET,
+            batch_id: burst::stream::batch_id(&event.records),
+        };
+        let report = burst::domain::live::fan_out(&self.app, &self.push, &changes, &run)
             .await
             .map_err(|e| e.to_string())?;
         let batch = Batch {
@@ -108,12 +121,8 @@ impl InProcess {
                 .iter()
                 .filter(|c| c.pk.starts_with("DROP#") && c.pk.contains("#SHARD#"))
                 .count(),
-            reservations: changes
-                .iter()
-                .filter(|c| c.old.is_none() && c.new.is_some())
-                .filter_map(|c| c.pk.strip_prefix("RES#").map(str::to_string))
-                .collect(),
             drop_messages: report.drop_messages,
+            held_back: report.held_back,
             posts: report.posts,
             gone: report.gone,
         };
@@ -143,10 +152,19 @@ struct Received {
     received: Instant,
 }
 
-/// One committed claim.
+/// One committed claim: when its call returned, on both clocks.
 struct Committed {
-    reservation: String,
     returned: Instant,
+    returned_at: i64,
+}
+
+impl Committed {
+    fn now() -> Self {
+        Self {
+            returned: Instant::now(),
+            returned_at: nanos(Utc::now()),
+        }
+    }
 }
 
 /// 1,000 sockets need about 2,000 descriptors in this process (client and gateway ends): raise
@@ -254,7 +272,13 @@ impl Chain {
     async fn start() -> Self {
         let port = dynamodb_local::start_own();
         let endpoint = format!("http://127.0.0.1:{port}");
-        let env = Arc::new(TestEnv::builder().endpoint(&endpoint).build().await);
+        let env = Arc::new(
+            TestEnv::builder()
+                .endpoint(&endpoint)
+                .push_window(PUSH_WINDOW)
+                .build()
+                .await,
+        );
         let drop_id = id_of(&env.create_drop(drop_body(UNITS + PROBES, json!({}))).await);
 
         let ws = listen(0).await.expect("a port for the gateway");
@@ -276,7 +300,8 @@ impl Chain {
             "fan-out",
         )
         .await
-        .expect("the table's stream");
+        .expect("the table's stream")
+        .with_shards(STREAM_SHARDS);
         let pump = tokio::spawn(pump.run());
         // The pump reads from now on: let it take its iterators first.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -458,19 +483,13 @@ async fn probe_claims(chain: &Chain, readers: &Readers) -> Vec<Committed> {
                 None,
             )
             .await;
-        let returned = Instant::now();
+        let returned = Committed::now();
         assert_eq!(reply.status, 201, "probe claim: {}", reply.body);
-        probes.push(Committed {
-            reservation: reply.body["reservation"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            returned,
-        });
+        probes.push(returned);
         let expected = i64::from(UNITS + PROBES - i - 1);
         all_show(&readers.last_available, expected, Duration::from_secs(5)).await;
-        // Off the pump's 250 ms polling rhythm.
-        tokio::time::sleep(Duration::from_millis(300 + 37 * u64::from(i))).await;
+        // A window of its own, off the pump's 250 ms polling rhythm.
+        tokio::time::sleep(PUSH_WINDOW + Duration::from_millis(37 * u64::from(i))).await;
     }
     probes
 }
@@ -494,8 +513,7 @@ async fn herd_claims(chain: &Chain) -> Herd {
         async move {
             let shopper = format!("fanout-{i:05}");
             let reply = env.claim(Caller::Shopper(&shopper), &drop_id, None).await;
-            let returned = Instant::now();
-            (reply.status, reply.body, returned)
+            (reply.status, reply.body, Committed::now())
         }
     })
     .await;
@@ -508,13 +526,7 @@ async fn herd_claims(chain: &Chain) -> Herd {
     };
     for (status, body, returned) in claims {
         match status {
-            201 => herd.committed.push(Committed {
-                reservation: body["reservation"]["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                returned,
-            }),
+            201 => herd.committed.push(returned),
             409 if body["error"]["code"] == "sold_out" => herd.sold_out += 1,
             _ => herd.other += 1,
         }
@@ -566,7 +578,8 @@ fn report(run: Report<'_>) -> String {
             dynamodb_local_version(),
         ),
         format!(
-            "{WATCHERS} WebSocket clients (tokio-tungstenite) → tools/ws-gateway → the `ws-*` handlers in-process → DynamoDB Local → its stream → the gateway's pump (≤ 100 records per batch, polled every 250 ms; AWS: ≤ 1,000 records, ≤ 1 s window) → the fan-out (`live::fan_out`) → `PostToConnection` (aws-sdk-apigatewaymanagement) → the gateway's `@connections` → the clients, all in one process with the claim herd (the claim handler in-process).\n"
+            "{WATCHERS} WebSocket clients (tokio-tungstenite) → tools/ws-gateway → the `ws-*` handlers in-process → DynamoDB Local → its stream → the gateway's pump (polled every 250 ms; the records spread over {STREAM_SHARDS} stream shards by partition key, each shard's batches of ≤ 100 records invoked one at a time and the shards concurrently; AWS: ≤ 1,000 records, ≤ 1 s batching window) → the fan-out (`live::fan_out`: at most one `drop` message per drop per {} s window, watchers over 16 stripes) → `PostToConnection` (aws-sdk-apigatewaymanagement) → the gateway's `@connections` → the clients, all in one process with the claim herd (the claim handler in-process).\n",
+            PUSH_WINDOW.as_secs(),
         ),
         format!(
             "- **connects**: {WATCHERS} sockets opened {CONCURRENCY} at a time in {:.2} s = **{:.0} connects/s** (TCP connect → `101`, which waits for `$connect` and its PutItem: p50 {:.1} ms, p99 {:.1} ms); subscribes {:.0}/s (frame → `subscribed`, p50 {:.1} ms, p99 {:.1} ms)",
@@ -579,11 +592,11 @@ fn report(run: Report<'_>) -> String {
             crate::report::percentile(&opened.subscribe_times, 0.99),
         ),
         format!(
-            "- **one claim at a time** ({PROBES} claims, each after every socket had seen the last, nothing queued): claim returned → message at the socket **p50 {:.0} ms, p99 {:.0} ms** over {} (claim, socket) pairs; claim returned → batch composed p50 {:.0} ms (the stream and the pump's 250 ms polling), batch composed → socket p50 {:.0} ms, p99 {:.0} ms",
+            "- **one claim at a time** ({PROBES} claims, each after every socket had seen the last, nothing queued): claim returned → message at the socket **p50 {:.0} ms, p99 {:.0} ms** over {} (claim, socket) pairs; claim returned → message composed p50 {:.0} ms (the stream and the pump's 250 ms polling; each probe waits out a window first), message composed → socket p50 {:.0} ms, p99 {:.0} ms",
             quantile(&probe.latencies, 0.5),
             quantile(&probe.latencies, 0.99),
             probe.latencies.len(),
-            quantile(&probe.to_batch, 0.5),
+            quantile(&probe.to_message, 0.5),
             quantile(&probe.delivery, 0.5),
             quantile(&probe.delivery, 0.99),
         ),
@@ -596,18 +609,21 @@ fn report(run: Report<'_>) -> String {
             herd.other,
         ),
         format!(
-            "- **coalescing**: the {} commits reached the fan-out as {} stream records ({} shard changes) in **{} batches**; it composed **{} `drop` messages** (at most {} in one batch: {}) and sent {} posts ({} gone); the sockets received {} `drop` messages ({}–{} per socket, {} duplicates). **Messages per commit {:.3}** (coalescing ratio 1 : {:.1}); one message per commit would have been {} posts",
+            "- **coalescing**: the {} commits reached the fan-out as {} stream records ({} shard changes) in **{} batches** over {STREAM_SHARDS} stream shards; it composed **{} `drop` messages** and held back {} (a change inside another message's window); **at most {} `drop` message(s) in any {} s window** ({}; closest two composed {:.0} ms apart) and sent {} posts ({} gone); the sockets received {} `drop` messages ({}–{} per socket, {} duplicates). **Messages per commit {:.3}** (coalescing ratio 1 : {:.1}); one message per commit would have been {} posts",
             committed.len(),
             report.records,
             report.shard_changes,
             herd_batches,
             report.drop_messages,
-            report.max_drop_messages,
-            if report.max_drop_messages <= 1 {
-                "one per drop per batch"
+            report.held_back,
+            report.max_per_window,
+            PUSH_WINDOW.as_secs(),
+            if report.max_per_window <= 1 {
+                "one per drop per window"
             } else {
-                "MORE THAN ONE PER DROP PER BATCH"
+                "MORE THAN ONE PER DROP PER WINDOW"
             },
+            report.min_gap,
             report.posts,
             report.gone,
             report.received,
@@ -619,13 +635,14 @@ fn report(run: Report<'_>) -> String {
             committed.len() * WATCHERS,
         ),
         format!(
-            "- **commit → client** (claim call returned, its transaction committed → the socket received the `drop` message of the stream batch holding that claim's reservation insert; {} (claim, socket) pairs): **p50 {:.0} ms, p99 {:.0} ms**, max {:.0} ms; of which claim returned → batch composed (the stream, the pump's polling, and waiting behind earlier batches) p50 {:.0} ms, p99 {:.0} ms, and batch composed → socket (fan-out reads, {WATCHERS} posts, gateway, socket) p50 {:.0} ms, p99 {:.0} ms; a batch's fan-out took p50 {:.0} ms, max {:.0} ms ({:.0} posts/s while in the fan-out, **{:.2}× the raw post rate** below, which is measured after the herd with nothing else to do; the pump hands over its batches one at a time, so a poll's later batches wait for the earlier ones' posts). Claims whose batch was not found: {}; pairs never delivered: {}",
+            "- **commit → client** (claim call returned, its transaction committed → the socket received the first `drop` message composed after it; {} (claim, socket) pairs): **p50 {:.0} ms, p99 {:.0} ms**, max {:.0} ms (bounded by the {} s window plus delivery); of which claim returned → message composed (the stream, the pump's polling, and the rest of the window) p50 {:.0} ms, p99 {:.0} ms, and message composed → socket (fan-out reads, {WATCHERS} posts over 16 stripes, gateway, socket) p50 {:.0} ms, p99 {:.0} ms; a push took p50 {:.0} ms, max {:.0} ms ({:.0} posts/s while in the fan-out, **{:.2}× the raw post rate** below, which is measured after the herd with nothing else to do). Claims with no message composed after them: {}; pairs never delivered: {}",
             report.latencies.len(),
             quantile(&report.latencies, 0.5),
             quantile(&report.latencies, 0.99),
             report.latencies.last().copied().unwrap_or(0.0),
-            quantile(&report.to_batch, 0.5),
-            quantile(&report.to_batch, 0.99),
+            PUSH_WINDOW.as_secs(),
+            quantile(&report.to_message, 0.5),
+            quantile(&report.to_message, 0.99),
             quantile(&report.delivery, 0.5),
             quantile(&report.delivery, 0.99),
             quantile(&report.batch_durations, 0.5),
@@ -741,7 +758,11 @@ struct Figures {
     records: usize,
     shard_changes: usize,
     drop_messages: usize,
-    max_drop_messages: usize,
+    held_back: usize,
+    /// The most `drop` messages composed within any one window.
+    max_per_window: usize,
+    /// The shortest time between two `drop` messages' compositions, ms.
+    min_gap: f64,
     posts: usize,
     gone: usize,
     received: usize,
@@ -749,7 +770,7 @@ struct Figures {
     received_max: usize,
     /// Sorted, ms.
     latencies: Vec<f64>,
-    to_batch: Vec<f64>,
+    to_message: Vec<f64>,
     delivery: Vec<f64>,
     batch_durations: Vec<f64>,
     unmatched_claims: usize,
@@ -758,35 +779,40 @@ struct Figures {
 
 impl Figures {
     fn compute(batches: &[Batch], committed: &[Committed], received: &[Vec<Received>]) -> Self {
-        let batch_of: HashMap<&str, &Batch> = batches
+        // When each `drop` message was composed (one drop: at most one message per batch).
+        let mut composed: Vec<(i64, Instant)> = batches
             .iter()
-            .flat_map(|b| b.reservations.iter().map(move |r| (r.as_str(), b)))
+            .filter(|b| b.drop_messages > 0)
+            .map(|b| (b.at, b.composed))
             .collect();
+        composed.sort_by_key(|(at, _)| *at);
         let by_socket: Vec<HashMap<i64, Instant>> = received
             .iter()
             .map(|messages| messages.iter().map(|m| (m.at, m.received)).collect())
             .collect();
         let mut latencies = Vec::with_capacity(committed.len() * received.len());
-        let mut to_batch = Vec::with_capacity(committed.len());
+        let mut to_message = Vec::with_capacity(committed.len());
         let (mut unmatched_claims, mut undelivered) = (0, 0);
         for claim in committed {
-            let Some(batch) = batch_of.get(claim.reservation.as_str()) else {
+            // The first message composed after the claim returned carries it.
+            let next = composed.partition_point(|(at, _)| *at < claim.returned_at);
+            let Some((at, when)) = composed.get(next) else {
                 unmatched_claims += 1;
                 continue;
             };
-            to_batch.push(ms_between(claim.returned, batch.composed));
+            to_message.push(ms_between(claim.returned, *when));
             for socket in &by_socket {
-                match socket.get(&batch.at) {
-                    Some(at) => latencies.push(ms_between(claim.returned, *at)),
+                match socket.get(at) {
+                    Some(received) => latencies.push(ms_between(claim.returned, *received)),
                     None => undelivered += 1,
                 }
             }
         }
         let mut delivery = Vec::new();
-        for batch in batches.iter().filter(|b| b.drop_messages > 0) {
+        for (at, when) in &composed {
             for socket in &by_socket {
-                if let Some(at) = socket.get(&batch.at) {
-                    delivery.push(ms_between(batch.composed, *at));
+                if let Some(received) = socket.get(at) {
+                    delivery.push(ms_between(*when, *received));
                 }
             }
         }
@@ -797,15 +823,24 @@ impl Figures {
             .collect();
         for list in [
             &mut latencies,
-            &mut to_batch,
+            &mut to_message,
             &mut delivery,
             &mut batch_durations,
         ] {
             list.sort_by(f64::total_cmp);
         }
-        // Messages of batches before the herd (none expected after the quiet period) are not
-        // counted.
-        let herd_ats: HashSet<i64> = batches.iter().map(|b| b.at).collect();
+        let window = i64::try_from(PUSH_WINDOW.as_nanos()).unwrap_or(i64::MAX);
+        let max_per_window = composed
+            .iter()
+            .enumerate()
+            .map(|(i, (at, _))| composed[i..].partition_point(|(later, _)| later - at < window))
+            .max()
+            .unwrap_or(0);
+        let min_gap = composed
+            .windows(2)
+            .map(|pair| (pair[1].0 - pair[0].0) as f64 / 1e6)
+            .fold(f64::INFINITY, f64::min);
+        let herd_ats: HashSet<i64> = composed.iter().map(|(at, _)| *at).collect();
         let per_socket: Vec<usize> = received
             .iter()
             .map(|messages| messages.iter().filter(|m| herd_ats.contains(&m.at)).count())
@@ -814,14 +849,16 @@ impl Figures {
             records: batches.iter().map(|b| b.records).sum(),
             shard_changes: batches.iter().map(|b| b.shard_changes).sum(),
             drop_messages: batches.iter().map(|b| b.drop_messages).sum(),
-            max_drop_messages: batches.iter().map(|b| b.drop_messages).max().unwrap_or(0),
+            held_back: batches.iter().map(|b| b.held_back).sum(),
+            max_per_window,
+            min_gap,
             posts: batches.iter().map(|b| b.posts).sum(),
             gone: batches.iter().map(|b| b.gone).sum(),
             received: per_socket.iter().sum(),
             received_min: per_socket.iter().copied().min().unwrap_or(0),
             received_max: per_socket.iter().copied().max().unwrap_or(0),
             latencies,
-            to_batch,
+            to_message,
             delivery,
             batch_durations,
             unmatched_claims,

@@ -1,6 +1,7 @@
 //! Configuration, from the environment variables named in `template.yaml` and the README.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::model::admission::{AdmissionKeys, KeyError};
 use crate::model::pow::{DEFAULT_BASE_TRIES, PowConfig};
@@ -40,7 +41,13 @@ pub struct Config {
     /// `JWT_ISSUER`, `JWT_AUDIENCE` (comma-separated): where a WebSocket `$connect` token is
     /// verified in AWS (the HTTP API's authorizer checks the same issuer and audiences).
     pub jwt: Option<JwtIssuer>,
+    /// `DROP_PUSH_WINDOW_SECONDS`: a drop's watchers get at most one `drop` message per window
+    /// (default 30, the capacity plan's); messages about one shopper are never held back.
+    pub drop_push_window: Duration,
 }
+
+/// The capacity plan's push window (docs/capacity.md § 6 c).
+pub const DEFAULT_DROP_PUSH_WINDOW: Duration = Duration::from_secs(30);
 
 /// The identity provider whose tokens a function verifies itself (see `jwks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +87,9 @@ impl Config {
                     .map(|list| list.split(',').map(|a| a.trim().to_string()).collect())
                     .unwrap_or_default(),
             }),
+            drop_push_window: non_empty("DROP_PUSH_WINDOW_SECONDS")
+                .and_then(|seconds| seconds.parse().ok())
+                .map_or(DEFAULT_DROP_PUSH_WINDOW, Duration::from_secs),
         })
     }
 
@@ -188,6 +198,7 @@ mod tests {
             pow: None,
             origin_verify_secret: None,
             jwt: None,
+            drop_push_window: DEFAULT_DROP_PUSH_WINDOW,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The fan-out function's edge: the table's DynamoDB Stream in (as Lambda delivers it), posts to
 //! WebSocket connections out (see `domain::live::fan_out`).
 
+use std::time::Instant;
+
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 
 use crate::app::App;
@@ -48,20 +50,59 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let app = app.clone();
         let push = push.clone();
-        async move { handle(&app, push.as_ref(), event.payload).await }
+        let deadline = posting_deadline(event.context.deadline);
+        async move { handle(&app, push.as_ref(), event.payload, deadline).await }
     }))
     .await
 }
 
-/// One stream batch; a failure makes Lambda retry the batch (posts are idempotent enough: a
-/// repeated `drop` message carries the same numbers).
+/// What is kept of the invocation's time after the last post starts: the gone connections'
+/// deletes and the handoff write.
+#[cfg(feature = "push")]
+const WRAP_UP: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// However little time an invocation reports, it posts this long: every run moves a push on
+/// (a local runtime may report no deadline at all).
+#[cfg(feature = "push")]
+const LEAST_POSTING: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The last moment a post may start, from the invocation's deadline (Unix ms).
+#[cfg(feature = "push")]
+fn posting_deadline(deadline_ms: u64) -> Instant {
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(WRAP_UP).max(LEAST_POSTING)
+}
+
+/// The id of a batch: its first record's sequence number, which a retry of the batch shares.
+pub fn batch_id(records: &[EventRecord]) -> String {
+    records
+        .first()
+        .map(|record| {
+            record
+                .change
+                .sequence_number
+                .clone()
+                .unwrap_or_else(|| record.event_id.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// One stream batch, posting until `deadline`. A failure makes Lambda retry the batch; the
+/// retry takes the same message ids and posts only to the watchers the failed attempt missed.
 pub async fn handle(
     app: &App,
     push: &dyn Push,
     event: Event,
+    deadline: Instant,
 ) -> Result<live::FanOutReport, lambda_runtime::Error> {
     let changes = changes_of(&event.records);
-    let report = live::fan_out(app, push, &changes, chrono::Utc::now()).await?;
+    let run = live::Run {
+        now: chrono::Utc::now(),
+        deadline,
+        batch_id: batch_id(&event.records),
+    };
+    let report = live::fan_out(app, push, &changes, &run).await?;
     tracing::info!(?report, "fan-out");
     Ok(report)
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use burst::App;
 use burst::api::Route;
-use burst::config::Config;
+use burst::config::{Config, DEFAULT_DROP_PUSH_WINDOW};
 use burst::store::table::TableDefinition;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Value, json};
@@ -91,6 +91,7 @@ pub struct TestEnvBuilder {
     stripe_latency: Option<std::time::Duration>,
     caching: Option<Caching>,
     pow_tries: Option<u32>,
+    push_window: Option<std::time::Duration>,
 }
 
 impl TestEnvBuilder {
@@ -123,6 +124,12 @@ impl TestEnvBuilder {
     /// How long reads are reused (`Caching::NONE` unless set: tests read what they just wrote).
     pub fn caching(mut self, caching: Caching) -> Self {
         self.caching = Some(caching);
+        self
+    }
+
+    /// How often a drop's watchers may be pushed its numbers (the default's 30 s unless set).
+    pub fn push_window(mut self, window: std::time::Duration) -> Self {
+        self.push_window = Some(window);
         self
     }
 
@@ -180,6 +187,7 @@ impl TestEnvBuilder {
                 base_tries: self.pow_tries.unwrap_or(TEST_POW_TRIES),
             }),
             jwt: None,
+            drop_push_window: self.push_window.unwrap_or(DEFAULT_DROP_PUSH_WINDOW),
         };
         let app = App::builder(config, client.clone())
             .caching(self.caching.unwrap_or(Caching::NONE))

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod order;
 pub mod policy;
 pub mod pow;
+pub mod push;
 pub mod queue;
 pub mod requester;
 pub mod reservation;

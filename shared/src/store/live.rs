@@ -1,16 +1,30 @@
 //! WebSocket connections and subscriptions. A connection item lists the drops it watches, so a
 //! disconnect (or a `410 Gone` met by the fan-out) removes every item of the connection.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Deserialize;
 
 use super::{Store, decode_each, keys, n, s};
 use crate::error::Result;
 use crate::model::connection::Connection;
+use crate::model::push::{PushState, StripeProgress};
 
 /// API Gateway closes a WebSocket connection after two hours; items live a little longer, so a
 /// lost `$disconnect` is cleaned by TTL.
 const CONNECTION_TTL_SECONDS: i64 = 2 * 3600 + 600;
+
+/// Whether a fan-out may push a drop's message now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushWindow {
+    /// A new window, for this message: nobody has it yet.
+    Taken,
+    /// This message already held the window: a retry, which goes on from its progress.
+    Retaken,
+    /// Another message holds the window.
+    Held,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 struct Member {
@@ -120,10 +134,219 @@ impl Store {
         self.delete(keys::ws_connection_key(connection_id)).await
     }
 
-    /// Connections watching a drop.
+    /// Connections watching a drop: every stripe, read in parallel.
     pub async fn watchers(&self, drop_id: &str) -> Result<Vec<String>> {
-        self.connection_members(keys::ws_watchers_partition(drop_id))
+        let stripes =
+            futures::future::try_join_all((0..keys::WATCHER_STRIPES).map(|stripe| {
+                self.connection_members(keys::ws_watchers_partition(drop_id, stripe))
+            }))
+            .await?;
+        Ok(stripes.into_iter().flatten().collect())
+    }
+
+    /// Up to `limit` watchers of one stripe, in connection-id order, after `after`; and whether
+    /// there may be more.
+    pub async fn watcher_page(
+        &self,
+        drop_id: &str,
+        stripe: u32,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<String>, bool)> {
+        let partition = keys::ws_watchers_partition(drop_id, stripe);
+        let start = after.map(|connection_id| {
+            HashMap::from([
+                (keys::PK.to_string(), s(&partition)),
+                (keys::SK.to_string(), s(connection_id)),
+            ])
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(&partition))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await?;
+        let more = output.last_evaluated_key.is_some();
+        let members = decode_each::<Member>(output.items.unwrap_or_default(), "connection member");
+        Ok((members.into_iter().map(|m| m.connection_id).collect(), more))
+    }
+
+    /// Where the pushes of a drop stand.
+    pub async fn push_state(&self, drop_id: &str) -> Result<Option<PushState>> {
+        self.get(keys::push_state_key(drop_id), true).await
+    }
+
+    /// Takes the drop's push window for `message_id` if the last message is at least `window_ms`
+    /// old (or is this one: a retry of the fan-out that took it).
+    pub async fn take_push_window(
+        &self,
+        drop_id: &str,
+        message_id: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<PushWindow> {
+        let (pk, sk) = keys::push_state_key(drop_id);
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("SET pushed_at = :now, message_id = :id REMOVE owed_since, handoff")
+            .condition_expression(
+                "attribute_not_exists(pushed_at) OR pushed_at <= :window_start OR message_id = :id",
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":window_start", n(now_ms - window_ms))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        Ok(match taken {
+            Ok(output) => {
+                let previous = output
+                    .attributes
+                    .and_then(|old| old.get("message_id").cloned());
+                if previous == Some(s(message_id)) {
+                    PushWindow::Retaken
+                } else {
+                    PushWindow::Taken
+                }
+            }
+            refused => {
+                super::condition_met(refused)?;
+                PushWindow::Held
+            }
+        })
+    }
+
+    /// Notes that the drop changed after its window's message: a push is owed when the window
+    /// ends. Only the first change of a window writes (the write is what brings the fan-out back).
+    pub async fn owe_push(&self, drop_id: &str, now_ms: i64) -> Result<()> {
+        let (pk, sk) = keys::push_state_key(drop_id);
+        let owed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("SET owed_since = :now")
+            .condition_expression(
+                "attribute_exists(pushed_at) AND attribute_not_exists(owed_since)",
+            )
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        super::condition_met(owed).map(|_| ())
+    }
+
+    /// Touches the push state while an owed push waits for its window: the write comes back to
+    /// the fan-out through the stream, which is the timer.
+    pub async fn wake_push_later(&self, drop_id: &str, now_ms: i64) -> Result<()> {
+        let (pk, sk) = keys::push_state_key(drop_id);
+        let woken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("SET woken_at = :now")
+            .condition_expression("attribute_exists(owed_since)")
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        super::condition_met(woken).map(|_| ())
+    }
+
+    /// Hands the rest of `message_id`'s push to the next fan-out (the write comes back through
+    /// the stream; each stripe's progress says where to go on).
+    pub async fn hand_off_push(&self, drop_id: &str, message_id: &str, now_ms: i64) -> Result<()> {
+        let (pk, sk) = keys::push_state_key(drop_id);
+        let handed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("SET handoff = :id, handed_off_at = :now")
+            .condition_expression("message_id = :id")
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        super::condition_met(handed).map(|_| ())
+    }
+
+    /// The push of `message_id` reached every stripe: nothing more to hand on.
+    pub async fn finish_push(&self, drop_id: &str, message_id: &str) -> Result<()> {
+        let (pk, sk) = keys::push_state_key(drop_id);
+        let finished = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("REMOVE handoff")
+            .condition_expression("handoff = :id")
+            .expression_attribute_values(":id", s(message_id))
+            .send()
+            .await;
+        super::condition_met(finished).map(|_| ())
+    }
+
+    pub async fn stripe_progress(
+        &self,
+        drop_id: &str,
+        stripe: u32,
+    ) -> Result<Option<StripeProgress>> {
+        self.get(keys::stripe_progress_key(drop_id, stripe), true)
             .await
+    }
+
+    pub async fn record_stripe_progress(
+        &self,
+        drop_id: &str,
+        stripe: u32,
+        progress: &StripeProgress,
+    ) -> Result<()> {
+        let (pk, sk) = keys::stripe_progress_key(drop_id, stripe);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .expression_attribute_values(":id", s(&progress.message_id))
+            .expression_attribute_values(
+                ":missed",
+                AttributeValue::L(progress.missed.iter().map(s).collect()),
+            )
+            .expression_attribute_values(":done", AttributeValue::Bool(progress.done))
+            .expression_attribute_values(
+                ":ttl",
+                n(chrono::Utc::now().timestamp() + CONNECTION_TTL_SECONDS),
+            );
+        update = match &progress.after {
+            Some(after) => update
+                .update_expression(
+                    "SET message_id = :id, #after = :after, missed = :missed, #done = :done, #ttl = :ttl",
+                )
+                .expression_attribute_values(":after", s(after)),
+            None => update.update_expression(
+                "SET message_id = :id, missed = :missed, #done = :done, #ttl = :ttl REMOVE #after",
+            ),
+        };
+        update
+            .expression_attribute_names("#after", "after")
+            .expression_attribute_names("#done", "done")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// A shopper's connections.

@@ -16,6 +16,7 @@ mod holds;
 pub mod keys;
 pub mod ledger;
 mod live;
+pub use live::PushWindow;
 mod orders;
 pub mod queue;
 #[cfg(feature = "table")]

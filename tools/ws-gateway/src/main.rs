@@ -3,7 +3,8 @@
 //!
 //! Environment: `WS_PORT` (9001), `WS_MANAGEMENT_PORT` (9002: the functions'
 //! `WS_MANAGEMENT_ENDPOINT`), `INVOKE_URL` (`cargo lambda watch`, http://127.0.0.1:9000),
-//! `TABLE_NAME` and the standard AWS variables (DynamoDB Local's endpoint).
+//! `WS_STREAM_SHARDS` (4: stream shards the pump spreads records over, as a table's partitions
+//! do in AWS), `TABLE_NAME` and the standard AWS variables (DynamoDB Local's endpoint).
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ async fn main() {
     let sdk = aws_config::load_from_env().await;
     let pump = Pump::for_table(&sdk, &table, invoker, "fan-out")
         .await
-        .expect("the table's stream");
+        .expect("the table's stream")
+        .with_shards(port("WS_STREAM_SHARDS", 4).into());
     pump.run().await;
 }

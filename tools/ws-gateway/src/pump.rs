@@ -1,12 +1,20 @@
 //! Lambda's DynamoDB Streams event source mapping, locally: polls the table's stream and invokes
 //! the fan-out with each batch as a real `aws_lambda_events` DynamoDB event.
+//!
+//! DynamoDB Local's stream has one shard; a table in AWS has one per partition, and Lambda reads
+//! each separately, one batch at a time per shard. The pump stands in for that with `shards`
+//! lanes: a record goes to the lane of its item's partition key (so one item's records stay in
+//! order, as on a real shard), and each lane invokes its batches one at a time, concurrently with
+//! the other lanes, while the pump goes on polling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use burst::model::ids::stable_hash;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::invoker::Invoker;
 
@@ -19,6 +27,8 @@ pub struct Pump {
     pub stream_arn: String,
     pub invoker: Arc<dyn Invoker>,
     pub function: String,
+    /// Stream shards the records are spread over (1 unless set).
+    pub shards: usize,
 }
 
 impl Pump {
@@ -50,11 +60,30 @@ impl Pump {
             stream_arn,
             invoker,
             function: function.to_string(),
+            shards: 1,
         })
+    }
+
+    /// Spreads the records over `shards` stream shards, each invoking the function on its own.
+    pub fn with_shards(mut self, shards: usize) -> Self {
+        self.shards = shards.max(1);
+        self
     }
 
     /// Polls every shard from now on, forever.
     pub async fn run(self) {
+        let lanes: Vec<mpsc::UnboundedSender<Value>> = (0..self.shards)
+            .map(|_| {
+                let (records, queued) = mpsc::unbounded_channel();
+                tokio::spawn(invoke_batches(
+                    self.invoker.clone(),
+                    self.function.clone(),
+                    self.stream_arn.clone(),
+                    queued,
+                ));
+                records
+            })
+            .collect();
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         let mut last_seen: HashMap<String, String> = HashMap::new();
         let mut first_pass = true;
@@ -131,11 +160,10 @@ impl Pump {
                     }
                 }
             }
-            for batch in records.chunks(BATCH_SIZE) {
-                let event = json!({ "Records": batch.iter().map(|r| self.lambda_record(r)).collect::<Vec<_>>() });
-                if let Err(error) = self.invoker.invoke(&self.function, event).await {
-                    tracing::error!(%error, "fan-out failed");
-                }
+            for record in &records {
+                let lane = stable_hash(&partition_key(record)) % lanes.len() as u64;
+                // A lane ends only with the pump.
+                let _ = lanes[lane as usize].send(self.lambda_record(record));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -203,4 +231,39 @@ impl Pump {
             "dynamodb": dynamodb,
         })
     }
+}
+
+/// One stream shard's batches, one invocation at a time: whatever has queued, up to
+/// `BATCH_SIZE` records.
+async fn invoke_batches(
+    invoker: Arc<dyn Invoker>,
+    function: String,
+    stream_arn: String,
+    mut queued: mpsc::UnboundedReceiver<Value>,
+) {
+    while let Some(first) = queued.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_SIZE {
+            match queued.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => break,
+            }
+        }
+        let event = json!({ "Records": batch });
+        if let Err(error) = invoker.invoke(&function, event).await {
+            tracing::error!(%error, stream = stream_arn, "fan-out failed");
+        }
+    }
+}
+
+/// The `PK` of a record's item (records without one share a lane).
+fn partition_key(record: &Record) -> String {
+    record
+        .dynamodb
+        .as_ref()
+        .and_then(|change| change.keys.as_ref())
+        .and_then(|keys| keys.get("PK"))
+        .and_then(|pk| pk.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
 }
