@@ -256,15 +256,16 @@ async fn drawn_queue(
     assert!(env.tick(&drop_id).await.drew);
     // Shoppers in position order.
     let cohort = env.drawn_order(&drop_id).await.cohort;
-    let mut by_position = Vec::new();
-    for ticket_id in cohort {
-        for name in &names {
-            if ticket_of(env, name, &drop_id).await["id"] == ticket_id.as_str() {
-                by_position.push(name.clone());
-                break;
-            }
-        }
-    }
+    let shopper_of: std::collections::HashMap<String, String> = env
+        .app
+        .store
+        .tickets(&drop_id, &names)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|ticket| (ticket.id, ticket.shopper))
+        .collect();
+    let by_position: Vec<String> = cohort.iter().map(|id| shopper_of[id].clone()).collect();
     (drop_id, by_position)
 }
 
@@ -363,7 +364,7 @@ async fn admission_is_strictly_in_position_order_and_tokens_are_checked() {
 async fn an_unused_admission_expires_and_its_slot_passes_to_the_next_position() {
     let env = TestEnv::new().await;
     // Long enough that the second claims within its admission however loaded the machine is.
-    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 5 })).await;
+    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 10 })).await;
     let first = ticket_of(&env, &line[0], &drop_id).await;
     let second = ticket_of(&env, &line[1], &drop_id).await;
     let claimed = env

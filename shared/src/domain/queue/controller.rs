@@ -660,7 +660,10 @@ async fn tick_until(app: &App, drop_id: String, deadline: tokio::time::Instant) 
     while tokio::time::Instant::now() < deadline {
         let started = tokio::time::Instant::now();
         // How late this tick runs after its second (a slow drop or a long draw step).
-        metrics::duration(Metric::ControllerTickLag, started.saturating_duration_since(due));
+        metrics::duration(
+            Metric::ControllerTickLag,
+            started.saturating_duration_since(due),
+        );
         due = started + Duration::from_secs(1);
         // Read each tick, not once a listing: a pause or resume acts within a second.
         match app.store.drop_now(&drop_id).await {
@@ -702,14 +705,21 @@ mod tests {
 
     #[test]
     fn a_draw_step_holds_a_bounded_number_of_members() {
-        assert_eq!(groups_per_step(0), 256, "a small cohort is drawn in one step");
+        assert_eq!(
+            groups_per_step(0),
+            256,
+            "a small cohort is drawn in one step"
+        );
         assert_eq!(groups_per_step(20_000), 256);
         assert_eq!(groups_per_step(1_000_000), 15);
         assert_eq!(groups_per_step(100_000_000), 1);
         for tickets in [1u64, 1_000, 60_000, 61_000, 1_000_000, 10_000_000] {
             let per_group = tickets.div_ceil(256);
             let step = u64::from(groups_per_step(tickets));
-            assert!(step * per_group <= MEMBERS_PER_STEP.max(per_group), "{tickets}");
+            assert!(
+                step * per_group <= MEMBERS_PER_STEP.max(per_group),
+                "{tickets}"
+            );
         }
     }
 }
