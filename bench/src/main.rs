@@ -9,6 +9,7 @@ mod dev_herd;
 mod fanout;
 mod footprint;
 mod meter;
+mod million;
 mod queue;
 mod report;
 mod runtime_api;
@@ -49,9 +50,21 @@ async fn main() {
         Some("fanout") => fanout::run().await,
         Some("dev-herd") => dev_herd::run().await,
         Some("meter") => meter_check().await,
+        Some("million") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            match million::Options::parse(&args) {
+                Ok(options) => million::run(options).await,
+                Err(error) => {
+                    eprintln!(
+                        "usage: burst-bench million [--members N] [--arrivals M]   ({error})"
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
         Some(other) => {
             eprintln!(
-                "usage: burst-bench [claims | queue | bots | fanout | dev-herd | meter]   (unknown: {other})"
+                "usage: burst-bench [claims | queue | bots | fanout | dev-herd | meter | million]   (unknown: {other})"
             );
             std::process::exit(2);
         }
