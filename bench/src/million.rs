@@ -439,13 +439,18 @@ struct Report {
 impl Report {
     fn render(&self, started: chrono::DateTime<Utc>) -> String {
         let mut lines = vec![format!(
-            "\n## {} — commit {}, {} cores, DynamoDB Local {}: a million at the open ({} members, {} arrivals)\n\nThe real controller (`controller::tick`, once a second) and `queue::join` in-process; every request through the capacity meter (bench/src/meter), which bills units per partition key and projects them onto AWS (a partition: 1,000 WCU/s, 3,000 RCU/s; a new on-demand table 4,000 WCU/s and 12,000 RCU/s; warmed 40,000 each).\n",
+            "\n## {} — commit {}, {} cores, DynamoDB Local {}: a million at the open ({} members, {} arrivals, {} build)\n\nThe real controller (`controller::tick`, once a second) and `queue::join` in-process; every request through the capacity meter (bench/src/meter), which bills units per partition key and projects them onto AWS (a partition: 1,000 WCU/s, 3,000 RCU/s; a new on-demand table 4,000 WCU/s and 12,000 RCU/s; warmed 40,000 each).\n",
             started.format("%Y-%m-%d %H:%M UTC"),
             git_commit(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             dynamodb_local_version(),
             self.options.members,
             self.options.arrivals,
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
         )];
         lines.push(self.seed_line());
         lines.push(self.draw_line());

@@ -9,6 +9,9 @@ use super::charges::Bill;
 pub const PARTITION_WRITES_PER_SECOND: f64 = 1_000.0;
 pub const PARTITION_READS_PER_SECOND: f64 = 3_000.0;
 
+/// Key families a phase's line names.
+const FAMILIES_SHOWN: usize = 4;
+
 /// A table's throughput, units per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Throughput {
@@ -93,6 +96,8 @@ pub struct PhaseReport {
     /// The table's busiest second here.
     pub peak: Units,
     pub hottest: Option<HotKey>,
+    /// Units by key family (the key up to its first `#`: `TICKET`, `QDRAW`, …), most first.
+    pub families: Vec<(String, Units)>,
 }
 
 impl PhaseReport {
@@ -116,8 +121,17 @@ impl PhaseReport {
                 hot.key, hot.total.write, hot.total.read, hot.peak.write, hot.peak.read
             )
         });
+        let families = self
+            .families
+            .iter()
+            .take(FAMILIES_SHOWN)
+            .map(|(family, units)| {
+                format!("{family} {:.0} WCU + {:.0} RCU", units.write, units.read)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         format!(
-            "- **{}**: {} requests in {:.1} s ({} estimated), {:.0} WCU + {:.0} RCU over {} keys (the table's busiest second locally {:.0} WCU, {:.0} RCU); hottest key {hottest}; projected on AWS **{:.1} s** on a new on-demand table, {:.1} s warmed to 40,000 units/s",
+            "- **{}**: {} requests in {:.1} s ({} estimated), {:.0} WCU + {:.0} RCU over {} keys (by family: {families}; the table's busiest second locally {:.0} WCU, {:.0} RCU); hottest key {hottest}; projected on AWS **{:.1} s** on a new on-demand table, {:.1} s warmed to 40,000 units/s",
             self.name,
             self.requests,
             self.wall.as_secs_f64(),
@@ -177,7 +191,22 @@ impl Phase {
             total: self.table.total,
             peak: self.table.peak,
             hottest,
+            families: self.families(),
         }
+    }
+
+    fn families(&self) -> Vec<(String, Units)> {
+        let mut families: HashMap<&str, Units> = HashMap::new();
+        for (key, load) in &self.keys {
+            let family = key.split('#').next().unwrap_or(key);
+            families.entry(family).or_default().add(load.total);
+        }
+        let mut families: Vec<(String, Units)> = families
+            .into_iter()
+            .map(|(family, units)| (family.to_string(), units))
+            .collect();
+        families.sort_by(|a, b| (b.1.write + b.1.read).total_cmp(&(a.1.write + a.1.read)));
+        families
     }
 }
 
@@ -291,6 +320,7 @@ mod tests {
             reads_per_second: 1_000.0,
         };
         assert_eq!(report.projected_seconds(spread), 80.0);
+        assert_eq!(report.families[0].0, "ORDER");
     }
 
     #[test]
