@@ -121,6 +121,11 @@ pub async fn run(options: Options) {
     let text = report.render(started);
     println!("{text}");
     append_results(&text);
+    // After the figures are written: nobody who joined may be left without a number.
+    assert_eq!(
+        report.arrivals.numbered, report.options.arrivals as u64,
+        "arrivals numbered within {NUMBERING_LIMIT:?} of the last join"
+    );
 }
 
 fn member_name(i: usize) -> String {
@@ -415,9 +420,13 @@ async fn ticket_reads(app: &App, meter: &Meter, drop_id: &str, members: usize) -
         random ^= random << 17;
         let shopper = member_name(random as usize % members);
         let before = meter.units();
-        queue::my_ticket(app, &shopper, drop_id, Utc::now())
+        let view = queue::my_ticket(app, &shopper, drop_id, Utc::now())
             .await
             .expect("a seeded shopper's ticket");
+        assert!(
+            view.position.is_some(),
+            "{shopper} has no position after the draw"
+        );
         let after = meter.units();
         units.push(after.read - before.read + after.write - before.write);
     }
@@ -540,5 +549,24 @@ impl Report {
             percentile(&ticks, 0.5),
             percentile(&ticks, 1.0),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_default_to_a_million_and_take_the_ci_size() {
+        let default = parse(&[]).unwrap();
+        assert_eq!((default.members, default.arrivals), (1_000_000, 100_000));
+        let ci = parse(&["--members", "20_000", "--arrivals", "2000"]).unwrap();
+        assert_eq!((ci.members, ci.arrivals), (20_000, 2_000));
+        assert!(parse(&["--members"]).is_err());
+        assert!(parse(&["--shoppers", "5"]).is_err());
     }
 }
