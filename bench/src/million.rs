@@ -33,6 +33,8 @@ const DRAW_LIMIT: Duration = Duration::from_secs(1_800);
 /// How long numbering may trail the last join.
 const NUMBERING_LIMIT: Duration = Duration::from_secs(600);
 const TICKET_READS: usize = 1_000;
+/// Seeded members between two progress lines.
+const PROGRESS_EVERY: usize = 100_000;
 
 pub struct Options {
     pub members: usize,
@@ -160,11 +162,19 @@ async fn seed(app: &Arc<App>, drop_id: &str, members: usize) -> Duration {
                 .map(|i| pre_queue_ticket(&drop_id, i))
                 .collect();
             seed_tickets(&app, &state, &tickets).await.expect("seed");
+            first + tickets.len()
         }
     });
     stream::iter(batches)
         .buffer_unordered(SEEDS_IN_FLIGHT)
-        .for_each(|()| async {})
+        .for_each(|through| async move {
+            if through % PROGRESS_EVERY == 0 {
+                println!(
+                    "million: seeded through {through} in {:.0} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        })
         .await;
     started.elapsed()
 }
@@ -208,10 +218,15 @@ async fn draw(app: &App, drop_id: &str) -> Draw {
     loop {
         let drop = app.store.drop_now(drop_id).await.unwrap().expect("drop");
         let tick_started = Instant::now();
-        controller::tick(app, &drop, Utc::now())
+        let report = controller::tick(app, &drop, Utc::now())
             .await
             .expect("a controller tick");
         ticks.push(tick_started.elapsed());
+        println!(
+            "million: draw tick {} took {:.1} s ({report:?})",
+            ticks.len(),
+            tick_started.elapsed().as_secs_f64()
+        );
         let state = app
             .store
             .queue_state(drop_id)
@@ -403,7 +418,15 @@ async fn tick_until(
             .await
             .expect("a controller tick");
         let took = started.elapsed();
-        ticker.lock().await.record(took, report.numbered, expected);
+        let numbered = {
+            let mut ticker = ticker.lock().await;
+            ticker.record(took, report.numbered, expected);
+            ticker.numbered
+        };
+        println!(
+            "million: tick took {:.1} s, {numbered} arrivals numbered so far",
+            took.as_secs_f64()
+        );
         tokio::time::sleep(Duration::from_secs(1).saturating_sub(took)).await;
     }
 }
