@@ -249,12 +249,16 @@ impl Ledger {
         }
     }
 
-    /// Closes the current phase (kept if it saw any request) and starts `name`.
-    pub fn phase(&mut self, name: &str) {
+    /// Closes the current phase and starts `name`; returns the closed phase's report when it
+    /// saw a request.
+    pub fn phase(&mut self, name: &str) -> Option<PhaseReport> {
         let previous = std::mem::replace(&mut self.current, Phase::new(name));
-        if previous.requests > 0 {
-            self.finished.push(previous.report());
+        if previous.requests == 0 {
+            return None;
         }
+        let report = previous.report();
+        self.finished.push(report.clone());
+        Some(report)
     }
 
     /// The current phase's units so far.

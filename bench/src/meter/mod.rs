@@ -70,8 +70,9 @@ impl Meter {
     }
 
     /// Bills the requests from now on to `name` (the previous phase is closed).
-    pub fn phase(&self, name: &str) {
-        self.ledger().phase(name);
+    /// Returns the closed phase's report, when it saw a request.
+    pub fn phase(&self, name: &str) -> Option<PhaseReport> {
+        self.ledger().phase(name)
     }
 
     /// The current phase's units so far.
