@@ -4,14 +4,15 @@ export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 USER ?= alice
 
-.PHONY: help tools dev test token lint lint-template bench dev-herd build deploy deploy-ui
+.PHONY: help tools dev test token lint lint-template bench bench-million dev-herd build deploy deploy-ui
 
 help:
 	@echo "make dev     run Burst locally: DynamoDB Local, all functions on :9000, UI on :8080, demo drop"
 	@echo "make test    every test against DynamoDB Local, then the sample events via cargo lambda invoke"
 	@echo "make token USER=alice [ADMIN=1] [GROUP=vip]   a local dev JWT (GROUP: a Cognito group, e.g. early access)"
 	@echo "make lint    cargo fmt --check, clippy -D warnings, sam validate --lint"
-	@echo "make bench   the claim benchmark (release build); appends to bench/RESULTS.md"
+	@echo "make bench   the benchmarks (release build): meter self-check, claims, waiting room, fan-out, a million at the open; appends to bench/RESULTS.md"
+	@echo "make bench-million [MEMBERS=1000000 ARRIVALS=100000]   only the million-shopper scale model"
 	@echo "make dev-herd  (with make dev running) claims through the local stack vs DynamoDB Local's limit"
 	@echo "make lint-template   only the template: sam validate --lint and cfn-lint (offline)"
 	@echo "make build   the storefront (npm ci + vite build into web/dist), then sam build (arm64 release binaries)"
@@ -43,6 +44,9 @@ lint-template:
 
 bench: tools
 	@scripts/bench.sh
+
+bench-million: tools
+	@scripts/bench.sh million $(if $(MEMBERS),--members $(MEMBERS)) $(if $(ARRIVALS),--arrivals $(ARRIVALS))
 
 # While `make dev` runs: a herd of claims through the local stack, against DynamoDB Local's limit.
 dev-herd:

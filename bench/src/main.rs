@@ -8,6 +8,8 @@ mod bots;
 mod dev_herd;
 mod fanout;
 mod footprint;
+mod meter;
+mod million;
 mod queue;
 mod report;
 mod runtime_api;
@@ -47,13 +49,41 @@ async fn main() {
         Some("bots") => waiting_room(false, true).await,
         Some("fanout") => fanout::run().await,
         Some("dev-herd") => dev_herd::run().await,
+        Some("meter") => meter_check().await,
+        Some("million") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            match million::Options::parse(&args) {
+                Ok(options) => million::run(options).await,
+                Err(error) => {
+                    eprintln!(
+                        "usage: burst-bench million [--members N] [--arrivals M]   ({error})"
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
         Some(other) => {
             eprintln!(
-                "usage: burst-bench [claims | queue | bots | fanout | dev-herd]   (unknown: {other})"
+                "usage: burst-bench [claims | queue | bots | fanout | dev-herd | meter | million]   (unknown: {other})"
             );
             std::process::exit(2);
         }
     }
+}
+
+/// `burst-bench meter`: the capacity meter's self-check against a DynamoDB Local of its own.
+async fn meter_check() {
+    let port = dynamodb_local::start_own();
+    let lines = meter::check::run(&format!("http://127.0.0.1:{port}")).await;
+    let report = format!(
+        "\n## {} — commit {}, DynamoDB Local {}: the capacity meter\n\n{}\n",
+        Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        git_commit(),
+        dynamodb_local_version(),
+        lines.join("\n")
+    );
+    println!("{report}");
+    append_results(&report);
 }
 
 /// The bench's proof-of-work difficulty: a tenth of the production default, so 1,100 solves fit

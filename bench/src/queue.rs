@@ -147,7 +147,7 @@ pub async fn run(env: Arc<TestEnv>) -> QueueReport {
     QueueReport { lines }
 }
 
-fn queue_drop(units: u32, starts_in_ms: i64, admit_per_minute: Option<u32>) -> Value {
+pub fn queue_drop(units: u32, starts_in_ms: i64, admit_per_minute: Option<u32>) -> Value {
     let now = Utc::now();
     drop_body(
         units,
@@ -333,7 +333,7 @@ async fn handler_claim_rate(env: &Arc<TestEnv>) -> f64 {
 }
 
 /// DynamoDB Local's own PutItem rate for items the size of a ticket, 64 at once.
-async fn raw_put_rate(env: &Arc<TestEnv>) -> f64 {
+pub async fn raw_put_rate(env: &Arc<TestEnv>) -> f64 {
     let started = Instant::now();
     herd(RAW_PUTS, CONCURRENCY, |i| {
         let env = env.clone();
