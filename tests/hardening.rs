@@ -1070,3 +1070,78 @@ fn reference(value: &serde_yaml::Value) -> Option<&str> {
         _ => None,
     }
 }
+
+/// CloudFront's path patterns: `*` any run of characters (`/` included), `?` exactly one.
+fn path_pattern_matches(pattern: &[u8], path: &[u8]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            path_pattern_matches(&pattern[1..], path)
+                || (!path.is_empty() && path_pattern_matches(pattern, &path[1..]))
+        }
+        (Some(b'?'), Some(_)) => path_pattern_matches(&pattern[1..], &path[1..]),
+        (Some(p), Some(c)) if p == c => path_pattern_matches(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_edge_caches_public_routes_only_never_a_shoppers_answer() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let behaviours =
+        template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+            .as_sequence()
+            .expect("the distribution's cache behaviours")
+            .clone();
+    const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+    let first_match = |path: &str| {
+        behaviours
+            .iter()
+            .find(|b| {
+                path_pattern_matches(
+                    b["PathPattern"].as_str().unwrap().as_bytes(),
+                    path.as_bytes(),
+                )
+            })
+            .cloned()
+    };
+    let mut cached_public = Vec::new();
+    for route in burst::api::ROUTES {
+        let path = route
+            .path
+            .replace("{drop_id}", "0123456789abcdef0123456789abcdef")
+            .replace("{reservation_id}", "0123456789abcdef0123456789abcdef")
+            .replace("{order_id}", "0123456789abcdef0123456789abcdef")
+            .replace("{page}", "m-00");
+        let Some(behaviour) = first_match(&path) else {
+            continue;
+        };
+        let cached = behaviour["CachePolicyId"].as_str() != Some(CACHING_DISABLED);
+        if cached && route.method == "GET" {
+            assert!(
+                route.public,
+                "{} {} is personal but {} caches it at the edge",
+                route.method, route.path, behaviour["PathPattern"].as_str().unwrap_or_default()
+            );
+            cached_public.push(route.path);
+        }
+    }
+    for wanted in [
+        "/drops",
+        "/drops/{drop_id}",
+        "/drops/{drop_id}/queue",
+        "/drops/{drop_id}/queue/proof",
+        "/drops/{drop_id}/queue/proof/{page}",
+        "/drops/{drop_id}/integrity",
+    ] {
+        assert!(
+            cached_public.contains(&wanted),
+            "{wanted} is cached at the edge"
+        );
+    }
+    assert!(!path_pattern_matches(
+        b"/drops/????",
+        b"/drops/abcd/queue/me"
+    ));
+}

@@ -302,7 +302,9 @@ async fn a_connection_that_left_without_disconnect_is_forgotten_on_410() {
     )
     .await;
     next_of(&mut live, "subscribed", WAIT).await.unwrap();
-    assert_eq!(stack.env.count_items(&format!("WSDROP#{drop_id}")).await, 2);
+    // Both watch (unless a push owed since the drop's creation already met the gone one's 410).
+    let watching = stack.env.count_items(&format!("WSDROP#{drop_id}")).await;
+    assert!((1..=2).contains(&watching), "{watching} watchers");
 
     stack.env.hold("ann", &drop_id).await;
     next_showing(&mut live, 4, WAIT)

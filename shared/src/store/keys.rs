@@ -186,6 +186,15 @@ pub fn join_fence_key(drop_id: &str, stripe: u32) -> Key {
     (format!("QUEUE#{drop_id}#FENCE#{stripe:02}"), "FENCE".into())
 }
 
+/// Attribute of a fence item holding the groups its stripe's members of `section` joined (a
+/// number set, added to in each join's transaction): the draw reads only those groups.
+pub fn fence_groups_attribute(section: Section) -> &'static str {
+    match section {
+        Section::Early => "early_groups",
+        Section::Cohort => "groups",
+    }
+}
+
 /// Attribute of a fence item set when the draw of `section` begins.
 pub fn fence_attribute(section: Section) -> &'static str {
     match section {

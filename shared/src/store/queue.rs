@@ -4,11 +4,11 @@
 //! them), and the ticket transitions (admitted, expired) under conditions on the ticket's status.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
 use futures::future::try_join_all;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -57,7 +57,12 @@ impl Store {
             let section = Section::of_member(ticket.early);
             join.push(
                 Role::Fence,
-                self.fence_open_check(&ticket.drop_id, ticket.stripe, section)?,
+                self.fence_join_action(
+                    &ticket.drop_id,
+                    ticket.stripe,
+                    section,
+                    draw::group_of(sort_key),
+                )?,
             );
             keys::draw_member_key(&ticket.drop_id, section, draw::group_of(sort_key), sort_key)
         } else {
@@ -79,21 +84,39 @@ impl Store {
         })
     }
 
-    fn fence_open_check(
+    /// A pre-queue join's action on its stripe's fence: refused once the section's draw began,
+    /// else records the member's group among those the draw must read.
+    fn fence_join_action(
         &self,
         drop_id: &str,
         stripe: u32,
         section: Section,
+        group: u8,
     ) -> Result<TransactWriteItem> {
-        let (pk, sk) = keys::join_fence_key(drop_id, stripe);
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .condition_expression("attribute_not_exists(#frozen)")
-            .expression_attribute_names("#frozen", keys::fence_attribute(section))
-            .build()?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
+        UpdateAction::new(keys::join_fence_key(drop_id, stripe), "ADD #groups :group")
+            .when("attribute_not_exists(#frozen)")
+            .name("#groups", keys::fence_groups_attribute(section))
+            .name("#frozen", keys::fence_attribute(section))
+            .value(":group", AttributeValue::Ns(vec![group.to_string()]))
+            .build(&self.table)
+    }
+
+    /// The groups of `section` that hold members, as its fences recorded them (read once the
+    /// fences are closed, so the set is final).
+    pub async fn occupied_groups(&self, drop_id: &str, section: Section) -> Result<BTreeSet<u8>> {
+        let keys = (0..keys::QUEUE_STRIPES)
+            .map(|stripe| keys::join_fence_key(drop_id, stripe))
+            .collect();
+        let mut groups = BTreeSet::new();
+        for item in self.batch_get(keys, true).await? {
+            if let Some(Ok(numbers)) = item
+                .get(keys::fence_groups_attribute(section))
+                .map(|value| value.as_ns())
+            {
+                groups.extend(numbers.iter().filter_map(|n| n.parse::<u8>().ok()));
+            }
+        }
+        Ok(groups)
     }
 
     /// Closes every stripe's fence of `section`: from here on no join can add a member to it.
@@ -117,13 +140,15 @@ impl Store {
     }
 
     /// Writes tickets and their members in batches, with neither the one-ticket check nor the
-    /// fences: for seeding a benchmark's or a test's crowd. `sort_key` gives a pre-queue ticket's.
+    /// fences' refusal (their groups are recorded on the fences, as joins do): for seeding a
+    /// benchmark's or a test's crowd. `sort_key` gives a pre-queue ticket's.
     pub async fn seed_tickets(
         &self,
         tickets: &[Ticket],
         sort_key: impl Fn(&Ticket) -> String,
     ) -> Result<()> {
         let mut requests = Vec::with_capacity(tickets.len() * 2);
+        let mut occupied: HashMap<(String, u32, Section), BTreeSet<u8>> = HashMap::new();
         for ticket in tickets {
             let member = Member {
                 ticket_id: ticket.id.clone(),
@@ -147,6 +172,17 @@ impl Store {
                     &ticket.id,
                 )
             };
+            if ticket.cohort {
+                let group = draw::group_of(&member_key.1);
+                occupied
+                    .entry((
+                        ticket.drop_id.clone(),
+                        ticket.stripe,
+                        Section::of_member(ticket.early),
+                    ))
+                    .or_default()
+                    .insert(group);
+            }
             for item in [
                 encode(ticket, keys::ticket_key(&ticket.shopper, &ticket.drop_id))?,
                 encode(&member, member_key)?,
@@ -158,7 +194,24 @@ impl Store {
                 );
             }
         }
-        self.batch_write(requests).await
+        self.batch_write(requests).await?;
+        for ((drop_id, stripe, section), groups) in occupied {
+            let (pk, sk) = keys::join_fence_key(&drop_id, stripe);
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(keys::PK, s(pk))
+                .key(keys::SK, s(sk))
+                .update_expression("ADD #groups :groups")
+                .expression_attribute_names("#groups", keys::fence_groups_attribute(section))
+                .expression_attribute_values(
+                    ":groups",
+                    AttributeValue::Ns(groups.iter().map(u8::to_string).collect()),
+                )
+                .send()
+                .await?;
+        }
+        Ok(())
     }
 
     /// Adds one to each of `counters` on one stripe (the integrity report's counts; tickets

@@ -239,6 +239,8 @@ async fn draw(
     }
     let step_started = Instant::now();
     let groups_at_once = groups_per_step(app.store.joins(&drop.id).await?);
+    // The fences are closed: the groups they recorded are all that hold members.
+    let occupied = app.store.occupied_groups(&drop.id, section).await?;
     while job.next_group < draw::GROUPS {
         if step_started.elapsed() >= DRAW_STEP_BUDGET {
             return Ok(Progress::Continues);
@@ -254,14 +256,16 @@ async fn draw(
         }
         let seed = state.seed.as_str();
         let records = try_join_all((job.next_group..through).map(|group| {
-            draw_group(
-                app,
-                &drop.id,
-                seed,
-                section,
-                group as u8,
-                group < redo_before,
-            )
+            let replacing = group < redo_before;
+            let group = group as u8;
+            let occupied = occupied.contains(&group);
+            async move {
+                if occupied {
+                    draw_group(app, &drop.id, seed, section, group, replacing).await
+                } else {
+                    Ok(empty_group(section, group))
+                }
+            }
         }))
         .await?;
         app.store.put_draw_groups(&drop.id, &records).await?;
@@ -354,6 +358,17 @@ async fn draw_group(
         sha256: draw::page_sha256(&body),
         start: None,
     })
+}
+
+/// The record of a group nobody joined.
+fn empty_group(section: Section, group: u8) -> DrawGroup {
+    DrawGroup {
+        section,
+        group,
+        count: 0,
+        sha256: draw::page_sha256(""),
+        start: None,
+    }
 }
 
 /// A group's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed by
