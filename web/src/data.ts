@@ -1,9 +1,11 @@
-// What the pages show, kept fresh: drops (live counters from the WebSocket, else polling the
-// API), queue status documents (ETag, honouring poll_after_ms), the shopper's tickets and holds.
-import { useEffect, useState } from "preact/hooks";
+// What the pages show, kept fresh: drops (live counters from the WebSocket when one is open),
+// queue status documents (ETag, honouring poll_after_ms), the shopper's tickets and holds. How
+// often each is asked is cadence.ts's: the request budget of docs/capacity.md.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "./api";
 import { auth } from "./auth";
-import { isLive, liveStatus, onLive, watchDrop, type LiveMessage } from "./live";
+import { afterError, dropsListWait, dropWait, MAX_WAIT_MS, statusWait } from "./cadence";
+import { liveStatus, onLive, watchDrop, type LiveMessage } from "./live";
 import { createStore, useStore } from "./store";
 import type { Drop, Order, QueueStatus, Reservation, Ticket } from "./types";
 
@@ -56,17 +58,20 @@ function applyDropMessage(message: LiveMessage, byId: Record<string, Drop>, queu
   }
 }
 
-export async function loadDrops(): Promise<Drop[]> {
+/** Every drop (up to 500), and how many pages of the list that took (each one an ask). */
+export async function loadDrops(): Promise<{ list: Drop[]; pages: number }> {
   try {
     const all: Drop[] = [];
     let cursor: string | null = null;
+    let pages = 0;
     do {
       const page: { drops: Drop[]; next_cursor: string | null } = await api("GET", `/drops?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { auth: false });
+      pages += 1;
       all.push(...page.drops);
       cursor = page.next_cursor;
     } while (cursor && all.length < 500);
     drops.set((s) => ({ list: all, byId: { ...s.byId, ...Object.fromEntries(all.map((d) => [d.id, d])) }, error: undefined, at: Date.now() }));
-    return all;
+    return { list: all, pages };
   } catch (error) {
     drops.set({ error });
     throw error;
@@ -85,19 +90,24 @@ export async function loadQueue(id: string): Promise<QueueStatus> {
   return status;
 }
 
-/** A loop that runs `tick`, then waits what it answers (ms); stops on unmount. */
-export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
+/** A loop that runs `tick` (told its round: 0 right after a (re)start), then waits what it
+ * answers (ms); after a failure, the server's Retry-After or a growing backoff. Stops on unmount;
+ * restarts when `deps` change. */
+export function useLoop(tick: (round: number) => Promise<number>, deps: unknown[]) {
   useEffect(() => {
     let stopped = false;
     let timer = 0;
     let wake: (() => void) | null = null;
     const run = async () => {
-      while (!stopped) {
-        let wait = 5000;
+      let failures = 0;
+      for (let round = 0; !stopped; round++) {
+        let wait: number;
         try {
-          wait = await tick();
+          wait = await tick(round);
+          failures = 0;
         } catch (error) {
-          wait = error instanceof ApiError && error.retryAfter ? error.retryAfter * 1000 : 4000;
+          failures += 1;
+          wait = afterError(failures, error instanceof ApiError ? error.retryAfter : undefined, Math.random());
         }
         if (stopped) return;
         await new Promise<void>((resolve) => {
@@ -107,15 +117,17 @@ export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
       }
     };
     void run();
-    // The socket coming back or dropping changes the cadence at once.
-    const off = liveStatus.subscribe(() => {
-      clearTimeout(timer);
-      wake?.();
-    });
     const wakeNow = () => {
       clearTimeout(timer);
       wake?.();
     };
+    // A socket lost may have carried what the page waits for: ask again now (the pace follows
+    // from the answer). A socket coming up changes nothing at once.
+    let wasLive = liveStatus.get().state === "live";
+    const off = liveStatus.subscribe(({ state }) => {
+      if (wasLive && state !== "live") wakeNow();
+      wasLive = state === "live";
+    });
     addEventListener("online", wakeNow);
     return () => {
       stopped = true;
@@ -126,14 +138,11 @@ export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
   }, deps);
 }
 
-/** The drop list, live. */
+/** The drop list: it only watches, at most four asks a minute (cadence.ts). */
 export function useDrops() {
   const state = useStore(drops);
   const ids = (state.list ?? []).map((d) => d.id).join(",");
-  useLoop(async () => {
-    await loadDrops();
-    return isLive() ? 30_000 : 4_000;
-  }, []);
+  useLoop(async () => dropsListWait((await loadDrops()).pages), []);
   useEffect(() => {
     const offs = ids ? ids.split(",").map(watchDrop) : [];
     return () => offs.forEach((off) => off());
@@ -141,27 +150,36 @@ export function useDrops() {
   return state;
 }
 
-/** One drop and its queue status, live. */
-export function useDrop(id: string) {
+/** One drop and its queue status. A queued drop's numbers come from its edge-cached status
+ * document, polled as the server asks while `watchStatus` (the page reads no ticket of its own:
+ * a ticket says more, for one ask); `GET /drops/{id}` is read once, and again only when the
+ * queue's phase moves. A first-come drop has no status document: `GET /drops/{id}` at its own
+ * pace. */
+export function useDrop(id: string, watchStatus = true) {
   const state = useStore(drops);
   const queueState = useStore(queues);
   const [error, setError] = useState<unknown>(null);
+  const seenPhase = useRef<{ id: string; phase?: string } | null>(null);
   useEffect(() => watchDrop(id), [id]);
   useLoop(async () => {
     try {
-      const drop = await loadDrop(id);
+      let drop = drops.get().byId[id];
+      const first = seenPhase.current?.id !== id;
+      if (first || !drop || !drop.queue) drop = await loadDrop(id);
+      seenPhase.current = { id, phase: first ? undefined : seenPhase.current?.phase };
       setError(null);
-      let wait = isLive() ? 15_000 : 3_000;
-      if (drop.queue) {
-        const status = await loadQueue(id);
-        if (!isLive()) wait = Math.min(wait, Math.max(1000, status.poll_after_ms));
-      }
-      return wait;
+      if (!drop.queue) return dropWait(drop, Date.now());
+      if (!first && !watchStatus) return MAX_WAIT_MS;
+      const status = await loadQueue(id);
+      const before = seenPhase.current.phase;
+      seenPhase.current.phase = status.phase;
+      if (before !== undefined && before !== status.phase) await loadDrop(id);
+      return watchStatus ? statusWait(status) : MAX_WAIT_MS;
     } catch (e) {
       setError(e);
       throw e;
     }
-  }, [id]);
+  }, [id, watchStatus]);
   return { drop: state.byId[id] as Drop | undefined, queue: queueState[id] as QueueStatus | undefined, error };
 }
 

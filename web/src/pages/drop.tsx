@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { DropArt } from "../art";
 import { api, ApiError, human, withRetry } from "../api";
 import { auth } from "../auth";
+import { holdWait, MAX_WAIT_MS, ticketWait, wantsSocket } from "../cadence";
 import {
   holdSecondsLeft,
   loadReservation,
@@ -17,6 +18,7 @@ import {
   useDrop,
   useLoop,
 } from "../data";
+import { isLive, needLive } from "../live";
 import { clock, currentPrice, dateTime, etaRange, int, money, plural, price, spoken } from "../format";
 import { useNow, useStore } from "../store";
 import type { Drop, QueueStatus, Reservation, Ticket } from "../types";
@@ -420,10 +422,10 @@ function QueueJourney({ drop, queue, ticket }: { drop: Drop; queue?: QueueStatus
     );
   }
   const position = ticket.position!;
-  const serving = queue?.serving ?? 0;
-  // The live serving position moves the count between ticket reads (the ticket is read only as
-  // often as the server asks, not on every push).
-  const ahead = queue ? Math.max(0, position - serving - 1) : (ticket.ahead ?? 0);
+  // Whichever is fresher, the ticket or the status document (a push moves it between ticket
+  // reads; the ticket is read as often as the server asks): the line only moves forward.
+  const serving = Math.max(queue?.serving ?? 0, ticket.ahead != null ? position - ticket.ahead - 1 : 0);
+  const ahead = Math.max(0, position - serving - 1);
   return (
     <section class="panel panel-in" aria-labelledby="j-h">
       <p class="eyebrow">{raffle ? "Waitlisted" : "In the queue"}</p>
@@ -494,31 +496,38 @@ function PriceBlock({ drop }: { drop: Drop }) {
 }
 
 export function DropPage({ id }: { id: string }) {
-  const { drop, queue, error } = useDrop(id);
   const { identity } = useStore(auth);
   const m = useStore(mine);
   const holdId = rememberedHolds()[id];
   const hold = holdId ? m.reservations[holdId] : undefined;
   const ticket = m.tickets[id];
+  const activeHold = hold && (hold.status === "held" || hold.status === "payment_pending" || hold.status === "paid");
+  // While a ticket of the shopper's own is read (or a hold is shown), it says what the status
+  // document would: the page does not poll both.
+  const readsTicket = ticket?.status === "waiting" || ticket?.status === "admitted";
+  const { drop, queue, error } = useDrop(id, !readsTicket && !activeHold);
   const sub = identity?.sub;
   const queued = Boolean(drop?.queue);
   const [kick, setKick] = useState(0);
   void m.holdsVersion;
 
+  // A socket only where seconds count (near the front, admitted): cadence.ts `wantsSocket`.
+  const urgent = wantsSocket(ticket);
+  useEffect(() => (urgent ? needLive() : undefined), [urgent]);
+
   // The hold, while there is one.
   useLoop(async () => {
-    if (!holdId || !sub) return 60_000;
+    if (!holdId || !sub) return MAX_WAIT_MS;
     const r = await loadReservation(holdId);
-    return r.status === "held" ? 5_000 : r.status === "payment_pending" ? 4_000 : 60_000;
+    return holdWait(r, holdSecondsLeft({ ...r, receivedAt: Date.now() }) * 1000);
   }, [holdId, sub]);
 
-  // The ticket: as often as the server asks; at once when a personal event says it moved.
-  useLoop(async () => {
-    if (!queued || !sub) return 60_000;
-    const t = await loadTicket(id);
-    if (!t) return 15_000;
-    if (t.status === "admitted" || t.status === "claimed" || t.status === "expired" || t.status === "closed") return 10_000;
-    return Math.max(1000, Math.min(30_000, t.poll_after_ms || 3000));
+  // The ticket: as often as the server asks; at once when a personal event says it moved. A
+  // shopper found not in the queue is not asked about again until they join.
+  useLoop(async (round) => {
+    if (!queued || !sub) return MAX_WAIT_MS;
+    if (round > 0 && mine.get().tickets[id] === null) return MAX_WAIT_MS;
+    return ticketWait(await loadTicket(id), isLive());
   }, [id, sub, queued, kick]);
   useEffect(() => onPersonal((type, dropId) => {
     if (dropId === id && type === "ticket") setKick((k) => k + 1);
@@ -556,7 +565,6 @@ export function DropPage({ id }: { id: string }) {
     );
   }
   const dim = drop.status === "sold_out" || drop.status === "ended";
-  const activeHold = hold && (hold.status === "held" || hold.status === "payment_pending" || hold.status === "paid");
   const lapsed = hold && (hold.status === "expired" || hold.status === "released");
   return (
     <div class="page">

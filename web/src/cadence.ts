@@ -1,0 +1,102 @@
+// How often each page asks the API, and who opens a socket: the request budget of
+// docs/capacity.md ("Request budgets per page") as pure functions, so the rules live in one place
+// and are tested without a browser (tests/ui/cadence.test.cjs). The browser test
+// (tests/ui/requests.cjs) measures the pages built on them.
+import type { Drop, QueueStatus, Reservation, Ticket } from "./types";
+
+/** The least wait of a page that only watches: at most four asks a minute (policy.rs WATCHING_POLL_MS). */
+export const WATCHING_MS = 15_000;
+/** The longest the server ever asks a page to wait (policy.rs MAX_POLL_MS). */
+export const MAX_WAIT_MS = 60_000;
+/** Never ask more often than this, whatever a (faulty) answer says. */
+export const MIN_WAIT_MS = 1_000;
+/** A payment the bank has not confirmed yet: the shopper is looking at "pending". */
+export const PENDING_PAYMENT_MS = 5_000;
+/** A socket (first connect or reconnect) opens at a uniformly random moment within this window,
+ * so a crowd that needs one at the same moment (the draw, a deploy dropping every socket) reaches
+ * API Gateway's 500 new connections/s spread out (docs/capacity.md § 6). */
+export const CONNECT_SPREAD_MS = 20_000;
+/** A socket nobody needs any more closes after this long (no flapping between phases). */
+export const SOCKET_LINGER_MS = 60_000;
+
+const clamp = (ms: number, low: number, high: number) => Math.min(high, Math.max(low, ms));
+
+/** The server's `poll_after_ms`, honoured: never sooner than asked (nor than `floor`), never
+ * later than the server's maximum. A missing or broken value counts as `floor`. */
+export function honour(pollAfterMs: number | undefined, floor = MIN_WAIT_MS): number {
+  const asked = Number.isFinite(pollAfterMs) && pollAfterMs! > 0 ? pollAfterMs! : floor;
+  return clamp(asked, Math.max(floor, MIN_WAIT_MS), MAX_WAIT_MS);
+}
+
+/** Waiting for a known moment (a start): half the time left, between four a minute and one. */
+export function untilMoment(msLeft: number): number {
+  return clamp(msLeft / 2, WATCHING_MS, MAX_WAIT_MS);
+}
+
+/** The drops list: a page that only watches; every page of the list counts as an ask. */
+export function dropsListWait(pagesPerLoad: number): number {
+  return WATCHING_MS * Math.max(1, pagesPerLoad);
+}
+
+/** `GET /drops/{id}` of a first-come drop (it has no status document): paced by its phase. */
+export function dropWait(drop: Pick<Drop, "status" | "starts_at">, now: number): number {
+  if (drop.status === "upcoming") return untilMoment(Date.parse(drop.starts_at) - now);
+  if (drop.status === "live") return WATCHING_MS;
+  return MAX_WAIT_MS;
+}
+
+/** The edge-cached status document of a queued drop, for a page that only watches it (no ticket
+ * being read): as the server asks, and never more than four times a minute. */
+export function statusWait(status: Pick<QueueStatus, "poll_after_ms">): number {
+  return honour(status.poll_after_ms, WATCHING_MS);
+}
+
+/** Whether the shopper's ticket is where seconds count: admitted, or waiting where the server
+ * asks for quick reads (near the front: it answers less than the watching wait). */
+export function ticketIsUrgent(ticket: Ticket | null | undefined): boolean {
+  if (!ticket) return false;
+  if (ticket.status === "admitted") return true;
+  return ticket.status === "waiting" && ticket.position != null && ticket.poll_after_ms < WATCHING_MS;
+}
+
+/** The shopper's ticket (`GET …/queue/me`, uncached): as the server asks, up to its maximum.
+ * With a live socket the ticket's changes are pushed, so an urgent ticket is only re-read as a
+ * safety net, at the watching pace. */
+export function ticketWait(ticket: Ticket | null, live: boolean): number {
+  if (!ticket) return MAX_WAIT_MS;
+  if (ticket.status !== "waiting" && ticket.status !== "admitted") return MAX_WAIT_MS;
+  if (ticketIsUrgent(ticket)) return live ? WATCHING_MS : honour(ticket.poll_after_ms);
+  return honour(ticket.poll_after_ms, WATCHING_MS);
+}
+
+/** The shopper's hold: its end is known (the countdown), so it is re-read at that moment and
+ * otherwise at the watching pace; a payment being confirmed is watched closely. */
+export function holdWait(reservation: Pick<Reservation, "status">, msLeft: number): number {
+  if (reservation.status === "payment_pending") return PENDING_PAYMENT_MS;
+  if (reservation.status === "held") return clamp(msLeft + MIN_WAIT_MS, MIN_WAIT_MS, WATCHING_MS);
+  return MAX_WAIT_MS;
+}
+
+/** After a failed ask: the server's Retry-After if it gave one, else doubling from 4 s to the
+ * maximum, stretched by up to a quarter (`random` in 0..1) so a crowd's retries spread. */
+export function afterError(failures: number, retryAfterSeconds: number | undefined, random: number): number {
+  const base = retryAfterSeconds ? retryAfterSeconds * 1000 : 4_000 * 2 ** Math.min(Math.max(failures - 1, 0), 4);
+  return clamp(base * (1 + 0.25 * clamp(random, 0, 1)), MIN_WAIT_MS, MAX_WAIT_MS);
+}
+
+/** Who opens a socket: a shopper whose ticket is urgent (near the front or admitted) — pushes
+ * then tell them their turn at once — and the operator's console. Everyone who only watches
+ * polls the edge-cached documents instead (docs/capacity.md § 6: who connects, and how fast). */
+export function wantsSocket(ticket: Ticket | null | undefined): boolean {
+  return ticketIsUrgent(ticket);
+}
+
+/** When a needed socket connects (`random` in 0..1): anywhere in the spread. */
+export function connectDelay(random: number): number {
+  return clamp(random, 0, 1) * CONNECT_SPREAD_MS;
+}
+
+/** A reconnect after `attempts` failures: the spread again, plus a backoff that doubles to 30 s. */
+export function reconnectDelay(attempts: number, random: number): number {
+  return connectDelay(random) + Math.min(30_000, 1_000 * 2 ** Math.min(Math.max(attempts - 1, 0), 5));
+}
