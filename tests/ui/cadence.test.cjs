@@ -38,13 +38,12 @@ test("a page that only watches asks at most four times a minute, whatever the se
       assert.ok(wait >= 15_000 && wait <= 60_000, `${status} starting in ${startsIn}: ${wait}`);
     }
   }
-  // A ticket far from the front, or drawn before the start, at the server's own watching pace.
-  for (const asked of [15_000, 18_750, 30_000, 37_500, 60_000, 75_000]) {
+  // A ticket far from the front, before the draw or settled is not read by itself: the page
+  // watches the status document and wakes the ticket at the moments that concern it.
+  for (const asked of [15_000, 30_000, 37_500, 60_000]) {
     for (const live of [false, true]) {
-      const far = ticketWait(ticket({ poll_after_ms: asked }), live);
-      assert.ok(far >= asked || far === 60_000, `asked ${asked}, waits ${far}`);
-      assert.ok(perMinute(far) <= 4 && far <= 60_000);
-      assert.ok(perMinute(ticketWait(ticket({ position: null, ahead: null, poll_after_ms: asked }), live)) <= 4);
+      assert.equal(ticketWait(ticket({ poll_after_ms: asked }), live), Infinity);
+      assert.equal(ticketWait(ticket({ position: null, ahead: null, poll_after_ms: asked }), live), Infinity);
     }
   }
 });
@@ -72,8 +71,23 @@ test("near the front and admitted: as fast as the server asks without a socket; 
   for (const t of [ticket({}), ticket({ position: null, ahead: null, poll_after_ms: 2_000 }), ticket({ status: "claimed", poll_after_ms: 60_000 }), ticket({ status: "closed", poll_after_ms: 60_000 }), null, undefined]) {
     assert.equal(wantsSocket(t), false, JSON.stringify(t));
   }
-  for (const status of ["claimed", "expired", "closed"]) assert.equal(ticketWait(ticket({ status, poll_after_ms: 60_000 }), false), 60_000);
-  assert.equal(ticketWait(null, false), 60_000);
+  for (const status of ["claimed", "expired", "closed"]) assert.equal(ticketWait(ticket({ status, poll_after_ms: 60_000 }), false), Infinity);
+  assert.equal(ticketWait(null, false), Infinity);
+});
+
+test("a waiting ticket's moments come from the status document: the draw (spread by the cohort), the front coming near", () => {
+  const { drawn, drawnReadDelay, nearFront, DRAWN_SPREAD_MAX_MS } = cadence;
+  assert.equal(drawn({ seed: null, cohort_size: null }), false);
+  assert.equal(drawn({ seed: "ab", cohort_size: 2 }), true);
+  // Two shoppers read at once; a million spread over three minutes (≈ 5,600 reads/s).
+  assert.equal(drawnReadDelay(2, 1), 0.4);
+  assert.equal(drawnReadDelay(1_000_000, 1), DRAWN_SPREAD_MAX_MS);
+  assert.equal(drawnReadDelay(50_000, 0.5), 5_000);
+  const placed = ticket({ position: 1_000 });
+  assert.equal(nearFront(placed, { serving: 100, admitted_per_minute: 60 }), false);
+  assert.equal(nearFront(placed, { serving: 951, admitted_per_minute: 1 }), true);
+  assert.equal(nearFront(placed, { serving: 800, admitted_per_minute: 600 }), true);
+  assert.equal(nearFront(ticket({ position: null }), { serving: 5_000, admitted_per_minute: 600 }), false);
 });
 
 test("a hold is re-read when it ends and otherwise four times a minute; a pending payment every 5 s", () => {

@@ -51,6 +51,18 @@ export function statusWait(status: Pick<QueueStatus, "poll_after_ms">): number {
   return honour(status.poll_after_ms, WATCHING_MS);
 }
 
+/** Fewer ahead than this is near the front (policy.rs NEAR_FRONT), as is a turn within a minute. */
+export const NEAR_FRONT = 50;
+const NEAR_ETA_SECONDS = 60;
+/** After the draw, every ticket in the pre-queue reads its place once: spread so the crowd asks at
+ * most this many times a second (the plan's ≈ 5,600/s for a million over three minutes, inside
+ * the account's 10,000/s), and never over more than three minutes. */
+export const DRAWN_READS_PER_SECOND = 5_000;
+export const DRAWN_SPREAD_MAX_MS = 180_000;
+
+/** Never again by itself: only a push, a join or a moment the page watches for asks again. */
+export const UNTIL_WOKEN = Number.POSITIVE_INFINITY;
+
 /** Whether the shopper's ticket is where seconds count: admitted, or waiting where the server
  * asks for quick reads (near the front: it answers less than the watching wait). */
 export function ticketIsUrgent(ticket: Ticket | null | undefined): boolean {
@@ -59,14 +71,36 @@ export function ticketIsUrgent(ticket: Ticket | null | undefined): boolean {
   return ticket.status === "waiting" && ticket.position != null && ticket.poll_after_ms < WATCHING_MS;
 }
 
-/** The shopper's ticket (`GET …/queue/me`, uncached): as the server asks, up to its maximum.
- * With a live socket the ticket's changes are pushed, so an urgent ticket is only re-read as a
- * safety net, at the watching pace. */
+/** Whether the pre-queue has been drawn (the status document reveals the seed and the cohort). */
+export function drawn(status: Pick<QueueStatus, "seed" | "cohort_size"> | undefined): boolean {
+  return Boolean(status?.seed) || status?.cohort_size != null;
+}
+
+/** When a pre-queue ticket reads its drawn place (`random` in 0..1): spread over the time the
+ * whole cohort needs at `DRAWN_READS_PER_SECOND` (at once for a small drop). */
+export function drawnReadDelay(cohortSize: number | null | undefined, random: number): number {
+  const spread = Math.min(DRAWN_SPREAD_MAX_MS, ((cohortSize ?? 0) / DRAWN_READS_PER_SECOND) * 1000);
+  return clamp(random, 0, 1) * spread;
+}
+
+/** Whether a drawn, waiting ticket has come near the front by the status document's numbers (its
+ * place is fixed; the line's `serving` and pace are the edge-cached document's). */
+export function nearFront(ticket: Ticket | null | undefined, status: Pick<QueueStatus, "serving" | "admitted_per_minute"> | undefined): boolean {
+  if (!ticket || ticket.status !== "waiting" || ticket.position == null || !status) return false;
+  const ahead = Math.max(0, ticket.position - status.serving - 1);
+  if (ahead < NEAR_FRONT) return true;
+  return status.admitted_per_minute > 0 && (ahead / status.admitted_per_minute) * 60 <= NEAR_ETA_SECONDS;
+}
+
+/** The shopper's ticket (`GET …/queue/me`, uncached, one per shopper) after a read. Where seconds
+ * count, as often as the server asks (with a live socket the changes are pushed: the watching
+ * pace, as a safety net). Everywhere else the ticket says nothing the edge-cached status document
+ * does not: the page watches that, and reads the ticket again only at a moment it sees coming
+ * (the draw, the front getting near, the queue closing) or on a push — `UNTIL_WOKEN`. */
 export function ticketWait(ticket: Ticket | null, live: boolean): number {
-  if (!ticket) return MAX_WAIT_MS;
-  if (ticket.status !== "waiting" && ticket.status !== "admitted") return MAX_WAIT_MS;
+  if (!ticket || (ticket.status !== "waiting" && ticket.status !== "admitted")) return UNTIL_WOKEN;
   if (ticketIsUrgent(ticket)) return live ? WATCHING_MS : honour(ticket.poll_after_ms);
-  return honour(ticket.poll_after_ms, WATCHING_MS);
+  return UNTIL_WOKEN;
 }
 
 /** The shopper's hold: its end is known (the countdown), so it is re-read at that moment and

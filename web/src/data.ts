@@ -90,20 +90,20 @@ export async function loadQueue(id: string): Promise<QueueStatus> {
   return status;
 }
 
-/** A loop that runs `tick` (told its round: 0 right after a (re)start), then waits what it
- * answers (ms); after a failure, the server's Retry-After or a growing backoff. Stops on unmount;
- * restarts when `deps` change. */
-export function useLoop(tick: (round: number) => Promise<number>, deps: unknown[]) {
+/** A loop that runs `tick`, then waits what it answers (ms); after a failure, the server's
+ * Retry-After or a growing backoff. Stops on unmount; restarts (ticking at once) when `deps`
+ * change. */
+export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
   useEffect(() => {
     let stopped = false;
     let timer = 0;
     let wake: (() => void) | null = null;
     const run = async () => {
       let failures = 0;
-      for (let round = 0; !stopped; round++) {
+      while (!stopped) {
         let wait: number;
         try {
-          wait = await tick(round);
+          wait = await tick();
           failures = 0;
         } catch (error) {
           failures += 1;
@@ -112,7 +112,8 @@ export function useLoop(tick: (round: number) => Promise<number>, deps: unknown[
         if (stopped) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          timer = window.setTimeout(resolve, Math.max(500, wait));
+          // An infinite wait (cadence.ts UNTIL_WOKEN) lasts until a wake-up or a restart.
+          if (Number.isFinite(wait)) timer = window.setTimeout(resolve, Math.max(500, wait));
         });
       }
     };

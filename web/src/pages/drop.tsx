@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { DropArt } from "../art";
 import { api, ApiError, human, withRetry } from "../api";
 import { auth } from "../auth";
-import { holdWait, MAX_WAIT_MS, ticketWait, wantsSocket } from "../cadence";
+import { drawn, drawnReadDelay, holdWait, MAX_WAIT_MS, nearFront, ticketIsUrgent, ticketWait, wantsSocket } from "../cadence";
 import {
   holdSecondsLeft,
   loadReservation,
@@ -502,18 +502,19 @@ export function DropPage({ id }: { id: string }) {
   const hold = holdId ? m.reservations[holdId] : undefined;
   const ticket = m.tickets[id];
   const activeHold = hold && (hold.status === "held" || hold.status === "payment_pending" || hold.status === "paid");
-  // While a ticket of the shopper's own is read (or a hold is shown), it says what the status
-  // document would: the page does not poll both.
-  const readsTicket = ticket?.status === "waiting" || ticket?.status === "admitted";
-  const { drop, queue, error } = useDrop(id, !readsTicket && !activeHold);
+  // Near the front (or admitted) the ticket is read often and says all the status document
+  // would; elsewhere the page watches the edge-cached status document and reads the ticket only
+  // when that shows a moment that concerns it (cadence.ts).
+  const urgent = ticketIsUrgent(ticket);
+  const { drop, queue, error } = useDrop(id, !urgent && !activeHold);
   const sub = identity?.sub;
   const queued = Boolean(drop?.queue);
   const [kick, setKick] = useState(0);
   void m.holdsVersion;
 
   // A socket only where seconds count (near the front, admitted): cadence.ts `wantsSocket`.
-  const urgent = wantsSocket(ticket);
-  useEffect(() => (urgent ? needLive() : undefined), [urgent]);
+  const needsSocket = wantsSocket(ticket);
+  useEffect(() => (needsSocket ? needLive() : undefined), [needsSocket]);
 
   // The hold, while there is one.
   useLoop(async () => {
@@ -522,17 +523,32 @@ export function DropPage({ id }: { id: string }) {
     return holdWait(r, holdSecondsLeft({ ...r, receivedAt: Date.now() }) * 1000);
   }, [holdId, sub]);
 
-  // The ticket: as often as the server asks; at once when a personal event says it moved. A
-  // shopper found not in the queue is not asked about again until they join.
-  useLoop(async (round) => {
+  // The ticket: read on arrival; then as often as the server asks where seconds count, and
+  // otherwise only when woken (below, or by a personal push).
+  useLoop(async () => {
     if (!queued || !sub) return MAX_WAIT_MS;
-    if (round > 0 && mine.get().tickets[id] === null) return MAX_WAIT_MS;
     return ticketWait(await loadTicket(id), isLive());
   }, [id, sub, queued, kick]);
   useEffect(() => onPersonal((type, dropId) => {
     if (dropId === id && type === "ticket") setKick((k) => k + 1);
     if (type === "reservation" && holdId) void loadReservation(holdId).catch(() => {});
   }), [id, holdId]);
+
+  // The moments the status document shows that concern a waiting ticket: the draw (each ticket
+  // then reads its place once, spread over the cohort's size), the front coming near, the line
+  // reaching it, the queue closing.
+  const waiting = ticket?.status === "waiting";
+  const unplaced = waiting && ticket.position == null && drawn(queue);
+  useEffect(() => {
+    if (!unplaced) return;
+    const timer = setTimeout(() => setKick((k) => k + 1), drawnReadDelay(queue?.cohort_size, Math.random()));
+    return () => clearTimeout(timer);
+  }, [unplaced]);
+  const comingNear = waiting && !urgent && nearFront(ticket, queue);
+  const closing = waiting && (queue?.phase === "sold_out" || queue?.phase === "ended");
+  useEffect(() => {
+    if (comingNear || closing) setKick((k) => k + 1);
+  }, [comingNear && queue, closing]);
 
   // When a live push says the line reached this shopper, read the ticket at once (its admission
   // is there). Every other move is shown from the push itself: a crowd of sockets must not turn
