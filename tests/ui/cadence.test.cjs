@@ -27,7 +27,7 @@ test("a page that only watches asks at most four times a minute, whatever the se
   const { statusWait, dropsListWait, dropWait, ticketWait } = cadence;
   const now = Date.parse("2026-12-07T20:00:00Z");
   for (const asked of [0, 1, 500, 1_000, 2_000, 14_999, 15_000, 30_000, 75_000, NaN, undefined]) {
-    const wait = statusWait({ poll_after_ms: asked });
+    const wait = statusWait({ poll_after_ms: asked, serving: 0, admitted_per_minute: 0 });
     assert.ok(perMinute(wait) <= 4, `status document asked ${asked}: waits ${wait}`);
     assert.ok(wait <= 60_000, `status document asked ${asked}: waits ${wait}, beyond the server's maximum`);
   }
@@ -46,6 +46,17 @@ test("a page that only watches asks at most four times a minute, whatever the se
       assert.equal(ticketWait(ticket({ position: null, ahead: null, poll_after_ms: asked }), live), Infinity);
     }
   }
+});
+
+test("far from the front the status document is read a quarter of the wait, from four times a minute to once", () => {
+  const { statusWait } = cadence;
+  const open = { poll_after_ms: 15_000, serving: 1_000, admitted_per_minute: 100 };
+  assert.equal(statusWait(open, ticket({ position: 100_000 })), 60_000);
+  assert.equal(statusWait(open, ticket({ position: 1_201 })), 30_000);
+  assert.equal(statusWait(open, ticket({ position: 1_050 })), 15_000);
+  assert.equal(statusWait(open, ticket({ position: null })), 15_000);
+  assert.equal(statusWait({ ...open, admitted_per_minute: 0 }, ticket({ position: 100_000 })), 15_000);
+  assert.equal(statusWait({ ...open, poll_after_ms: 60_000 }, null), 60_000);
 });
 
 test("the server's poll_after_ms is honoured: never sooner than asked, never beyond its maximum", () => {

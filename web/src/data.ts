@@ -175,7 +175,7 @@ export function useDrop(id: string, watchStatus = true) {
       const before = seenPhase.current.phase;
       seenPhase.current.phase = status.phase;
       if (before !== undefined && before !== status.phase) await loadDrop(id);
-      return watchStatus ? statusWait(status) : MAX_WAIT_MS;
+      return watchStatus ? statusWait(status, mine.get().tickets[id]) : MAX_WAIT_MS;
     } catch (e) {
       setError(e);
       throw e;
