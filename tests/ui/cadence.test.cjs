@@ -86,14 +86,15 @@ test("near the front and admitted: as fast as the server asks without a socket; 
   assert.equal(ticketWait(null, false), Infinity);
 });
 
-test("a waiting ticket's moments come from the status document: the draw (spread by the cohort), the front coming near", () => {
-  const { drawn, drawnReadDelay, nearFront, DRAWN_SPREAD_MAX_MS } = cadence;
+test("a waiting ticket's moments come from the status document: the draw and the close (spread by the crowd), the front coming near", () => {
+  const { drawn, crowdReadDelay, nearFront, CROWD_SPREAD_MAX_MS } = cadence;
   assert.equal(drawn({ seed: null, cohort_size: null }), false);
   assert.equal(drawn({ seed: "ab", cohort_size: 2 }), true);
   // Two shoppers read at once; a million spread over three minutes (≈ 5,600 reads/s).
-  assert.equal(drawnReadDelay(2, 1), 0.4);
-  assert.equal(drawnReadDelay(1_000_000, 1), DRAWN_SPREAD_MAX_MS);
-  assert.equal(drawnReadDelay(50_000, 0.5), 5_000);
+  assert.equal(crowdReadDelay(2, 1), 0.4);
+  assert.equal(crowdReadDelay(1_000_000, 1), CROWD_SPREAD_MAX_MS);
+  assert.equal(crowdReadDelay(50_000, 0.5), 5_000);
+  assert.equal(crowdReadDelay(null, 1), 0);
   const placed = ticket({ position: 1_000 });
   assert.equal(nearFront(placed, { serving: 100, admitted_per_minute: 60 }), false);
   assert.equal(nearFront(placed, { serving: 951, admitted_per_minute: 1 }), true);

@@ -62,11 +62,12 @@ export function statusWait(
 /** Fewer ahead than this is near the front (policy.rs NEAR_FRONT), as is a turn within a minute. */
 export const NEAR_FRONT = 50;
 const NEAR_ETA_SECONDS = 60;
-/** After the draw, every ticket in the pre-queue reads its place once: spread so the crowd asks at
- * most this many times a second (the plan's ≈ 5,600/s for a million over three minutes, inside
- * the account's 10,000/s), and never over more than three minutes. */
-export const DRAWN_READS_PER_SECOND = 5_000;
-export const DRAWN_SPREAD_MAX_MS = 180_000;
+/** At the draw every pre-queue ticket reads its place once, and at the close every waiting ticket
+ * reads its end once: a crowd reading at one moment, spread so it asks at most this many times a
+ * second (the plan's ≈ 5,600/s for a million over three minutes, inside the account's 10,000/s),
+ * and never over more than three minutes. */
+export const CROWD_READS_PER_SECOND = 5_000;
+export const CROWD_SPREAD_MAX_MS = 180_000;
 
 /** Never again by itself: only a push, a join or a moment the page watches for asks again. */
 export const UNTIL_WOKEN = Number.POSITIVE_INFINITY;
@@ -84,10 +85,10 @@ export function drawn(status: Pick<QueueStatus, "seed" | "cohort_size"> | undefi
   return Boolean(status?.seed) || status?.cohort_size != null;
 }
 
-/** When a pre-queue ticket reads its drawn place (`random` in 0..1): spread over the time the
- * whole cohort needs at `DRAWN_READS_PER_SECOND` (at once for a small drop). */
-export function drawnReadDelay(cohortSize: number | null | undefined, random: number): number {
-  const spread = Math.min(DRAWN_SPREAD_MAX_MS, ((cohortSize ?? 0) / DRAWN_READS_PER_SECOND) * 1000);
+/** When a ticket reads at a moment its whole crowd sees (`random` in 0..1): spread over the time
+ * `crowd` reads take at `CROWD_READS_PER_SECOND` (at once for a small drop). */
+export function crowdReadDelay(crowd: number | null | undefined, random: number): number {
+  const spread = Math.min(CROWD_SPREAD_MAX_MS, ((crowd ?? 0) / CROWD_READS_PER_SECOND) * 1000);
   return clamp(random, 0, 1) * spread;
 }
 

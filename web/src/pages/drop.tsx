@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { DropArt } from "../art";
 import { api, ApiError, human, withRetry } from "../api";
 import { auth } from "../auth";
-import { drawn, drawnReadDelay, holdWait, MAX_WAIT_MS, nearFront, ticketIsUrgent, ticketWait, wantsSocket } from "../cadence";
+import { crowdReadDelay, drawn, holdWait, MAX_WAIT_MS, nearFront, ticketIsUrgent, ticketWait, wantsSocket } from "../cadence";
 import {
   holdSecondsLeft,
   loadReservation,
@@ -539,16 +539,17 @@ export function DropPage({ id }: { id: string }) {
   // reaching it, the queue closing.
   const waiting = ticket?.status === "waiting";
   const unplaced = waiting && ticket.position == null && drawn(queue);
-  useEffect(() => {
-    if (!unplaced) return;
-    const timer = setTimeout(() => setKick((k) => k + 1), drawnReadDelay(queue?.cohort_size, Math.random()));
-    return () => clearTimeout(timer);
-  }, [unplaced]);
-  const comingNear = waiting && !urgent && nearFront(ticket, queue);
   const closing = waiting && (queue?.phase === "sold_out" || queue?.phase === "ended");
   useEffect(() => {
-    if (comingNear || closing) setKick((k) => k + 1);
-  }, [comingNear && queue, closing]);
+    if (!unplaced && !closing) return;
+    const crowd = unplaced ? queue?.cohort_size : queue?.waiting;
+    const timer = setTimeout(() => setKick((k) => k + 1), crowdReadDelay(crowd, Math.random()));
+    return () => clearTimeout(timer);
+  }, [unplaced, closing]);
+  const comingNear = waiting && !urgent && nearFront(ticket, queue);
+  useEffect(() => {
+    if (comingNear) setKick((k) => k + 1);
+  }, [comingNear && queue]);
 
   // When a live push says the line reached this shopper, read the ticket at once (its admission
   // is there). Every other move is shown from the push itself: a crowd of sockets must not turn
