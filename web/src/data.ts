@@ -151,30 +151,34 @@ export function useDrops() {
   return state;
 }
 
+/** A queued drop as its status document shows it now: the units left and the phase (the document
+ * is edge-cached; `GET /drops/{id}` is not, and reads every inventory shard). */
+function withQueueNumbers(drop: Drop, status: QueueStatus): Drop {
+  const byPhase: Partial<Record<QueueStatus["phase"], Drop["status"]>> = { open: "live", paused: "live", sold_out: "sold_out", ended: "ended" };
+  return { ...drop, available: status.available, status: byPhase[status.phase] ?? drop.status };
+}
+
 /** One drop and its queue status. A queued drop's numbers come from its edge-cached status
- * document, polled as the server asks while `watchStatus` (the page reads no ticket of its own:
- * a ticket says more, for one ask); `GET /drops/{id}` is read once, and again only when the
- * queue's phase moves. A first-come drop has no status document: `GET /drops/{id}` at its own
- * pace. */
+ * document, polled as the server asks while `watchStatus` (the page reads no urgent ticket of its
+ * own: that says more, for one ask); `GET /drops/{id}` is read once. A first-come drop has no
+ * status document: `GET /drops/{id}` at its own pace. */
 export function useDrop(id: string, watchStatus = true) {
   const state = useStore(drops);
   const queueState = useStore(queues);
   const [error, setError] = useState<unknown>(null);
-  const seenPhase = useRef<{ id: string; phase?: string } | null>(null);
+  const seen = useRef<string | null>(null);
   useEffect(() => watchDrop(id), [id]);
   useLoop(async () => {
     try {
       let drop = drops.get().byId[id];
-      const first = seenPhase.current?.id !== id;
+      const first = seen.current !== id;
       if (first || !drop || !drop.queue) drop = await loadDrop(id);
-      seenPhase.current = { id, phase: first ? undefined : seenPhase.current?.phase };
+      seen.current = id;
       setError(null);
       if (!drop.queue) return dropWait(drop, Date.now());
       if (!first && !watchStatus) return MAX_WAIT_MS;
       const status = await loadQueue(id);
-      const before = seenPhase.current.phase;
-      seenPhase.current.phase = status.phase;
-      if (before !== undefined && before !== status.phase) await loadDrop(id);
+      putDrop(withQueueNumbers(drops.get().byId[id] ?? drop, status));
       return watchStatus ? statusWait(status, mine.get().tickets[id]) : MAX_WAIT_MS;
     } catch (e) {
       setError(e);
