@@ -15,7 +15,7 @@ export const PENDING_PAYMENT_MS = 5_000;
 /** A socket (first connect or reconnect) opens at a uniformly random moment within this window,
  * so a crowd that needs one at the same moment (the draw, a deploy dropping every socket) reaches
  * API Gateway's 500 new connections/s spread out (docs/capacity.md § 6). */
-export const CONNECT_SPREAD_MS = 20_000;
+export const CONNECT_SPREAD_MS = 30_000;
 /** A socket nobody needs any more closes after this long (no flapping between phases). */
 export const SOCKET_LINGER_MS = 60_000;
 

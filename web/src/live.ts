@@ -1,6 +1,6 @@
 // The live channel (issue 10): one WebSocket for the whole app, opened only while a page needs
 // it (`needLive`: a ticket near the front or admitted, the operator's console — cadence.ts
-// `wantsSocket`), at a random moment within `CONNECT_SPREAD_MS` so a crowd connects spread out
+// `wantsSocket`), at a random moment within `CONNECT_SPREAD_MS` (30 s) so a crowd connects spread out
 // (API Gateway takes 500 new connections/s), and closed a minute after the last page stops
 // needing it. Subscribes to every drop on screen, carries the shopper's personal events when
 // opened with their token, pings so API Gateway's 10-minute idle timeout never closes it, and
