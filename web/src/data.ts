@@ -166,25 +166,31 @@ export function useDrop(id: string, watchStatus = true) {
   const state = useStore(drops);
   const queueState = useStore(queues);
   const [error, setError] = useState<unknown>(null);
-  const seen = useRef<string | null>(null);
+  // The visit's one read of the drop, shared by the loop's restarts (one may begin before it ends).
+  const visit = useRef<{ id: string; drop: Promise<Drop> } | null>(null);
+  const queued = Boolean(state.byId[id]?.queue);
   useEffect(() => watchDrop(id), [id]);
   useLoop(async () => {
     try {
-      let drop = drops.get().byId[id];
-      const first = seen.current !== id;
-      if (first || !drop || !drop.queue) drop = await loadDrop(id);
-      seen.current = id;
+      const first = visit.current?.id !== id;
+      if (first) visit.current = { id, drop: loadDrop(id) };
+      let drop = await visit.current!.drop;
       setError(null);
-      if (!drop.queue) return dropWait(drop, Date.now());
+      if (!drop.queue) {
+        if (!first) drop = await loadDrop(id);
+        return dropWait(drop, Date.now());
+      }
       if (!first && !watchStatus) return MAX_WAIT_MS;
       const status = await loadQueue(id);
       putDrop(withQueueNumbers(drops.get().byId[id] ?? drop, status));
       return watchStatus ? statusWait(status, mine.get().tickets[id]) : MAX_WAIT_MS;
     } catch (e) {
+      if (visit.current?.id === id) visit.current = null;
       setError(e);
       throw e;
     }
-  }, [id, watchStatus]);
+    // A first-come drop's pace does not depend on `watchStatus`: no restart for it.
+  }, [id, queued ? watchStatus : true]);
   return { drop: state.byId[id] as Drop | undefined, queue: queueState[id] as QueueStatus | undefined, error };
 }
 
