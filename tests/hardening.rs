@@ -456,11 +456,17 @@ async fn the_sweeper_finishes_a_refund_whose_webhook_retries_stopped() {
     );
     let report = sweep(&env.app, Utc::now()).await.unwrap();
     assert_eq!(report.refunds_finished, 1);
+    // What the refund-stuck alarm reads: pending when the run began, none at the next.
+    assert_eq!(report.refunds_pending, 1);
     assert_eq!(
         order_status(&env, "ann", &hold.reservation_id).await,
         "refunded"
     );
     assert_eq!(env.count_items("REFUNDING#").await, 0);
+    assert_eq!(
+        sweep(&env.app, Utc::now()).await.unwrap().refunds_pending,
+        0
+    );
     assert_eq!(assert_consistent(&env, &hold.drop_id).await["available"], 1);
 }
 
@@ -875,16 +881,119 @@ fn the_template_keeps_secrets_out_of_the_environment_and_payments_out_of_a_herds
             "{function}"
         );
     }
-    let routes = &resources["HttpApi"]["Properties"]["RouteSettings"];
-    let claims = &routes["POST /drops/{drop_id}/claims"];
-    assert_eq!(
-        reference(&claims["ThrottlingRateLimit"]),
-        Some("ClaimRateLimit")
-    );
+}
+
+/// A default account: 1,000 concurrent Lambda executions, 10,000 API requests/s (steady).
+const ACCOUNT_CONCURRENCY: i64 = 1_000;
+const ACCOUNT_REQUESTS_PER_SECOND: i64 = 10_000;
+
+#[test]
+fn the_concurrency_plan_fits_a_default_account_with_headroom() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let at_default = |value: &serde_yaml::Value| -> i64 {
+        match reference(value) {
+            Some(parameter) => template["Parameters"][parameter]["Default"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{parameter} has a numeric default")),
+            None => value.as_i64().expect("a number or a !Ref"),
+        }
+    };
+
+    // Reservations are carved out of the account's pool; what is left serves every other
+    // function. At the account's whole API rate and 50 ms a request they need 500, plus one
+    // fan-out per stream shard (≤ 32) and the WebSocket routes (stage throttle 1,000/s × 40 ms):
+    // 572. The plan keeps 40 % above that.
+    let reserved: i64 = resources
+        .values()
+        .filter_map(|resource| {
+            let value = &resource["Properties"]["ReservedConcurrentExecutions"];
+            (!value.is_null()).then(|| at_default(value))
+        })
+        .sum();
+    let unreserved_need = ACCOUNT_REQUESTS_PER_SECOND * 50 / 1_000 + 32 + 1_000 * 40 / 1_000;
     assert!(
-        resources["HttpApi"]["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"]
-            .is_number()
+        ACCOUNT_CONCURRENCY - reserved >= unreserved_need * 14 / 10,
+        "reservations of {reserved} leave {} of {ACCOUNT_CONCURRENCY}, under 1.4 × {unreserved_need}",
+        ACCOUNT_CONCURRENCY - reserved
     );
+
+    // Every route with a throttle of its own takes it from a parameter, and a function with a
+    // reservation gets 429s from API Gateway before Lambda throttles it: its route's rate times
+    // its duration (docs/capacity.md § 1) fits in its reservation.
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let routes = api["RouteSettings"].as_mapping().unwrap();
+    for (route, settings) in routes {
+        for limit in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+            assert!(
+                reference(&settings[limit]).is_some(),
+                "{route:?} {limit} is a parameter"
+            );
+        }
+    }
+    for limit in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        assert!(reference(&api["DefaultRouteSettings"][limit]).is_some());
+    }
+    for (function, route, milliseconds) in [
+        ("ClaimFunction", "POST /drops/{drop_id}/claims", 50),
+        (
+            "CheckoutFunction",
+            "POST /reservations/{reservation_id}/checkout",
+            400,
+        ),
+        ("StripeWebhookFunction", "POST /webhooks/stripe", 50),
+    ] {
+        let reservation =
+            at_default(&resources[function]["Properties"]["ReservedConcurrentExecutions"]);
+        let rate = at_default(&api["RouteSettings"][route]["ThrottlingRateLimit"]);
+        assert!(
+            rate * milliseconds <= reservation * 1_000,
+            "{route}: {rate}/s × {milliseconds} ms needs more than {function}'s {reservation}"
+        );
+    }
+    for route in [
+        "POST /drops/{drop_id}/queue",
+        "GET /drops/{drop_id}/challenge",
+        "GET /drops/{drop_id}/queue/me",
+    ] {
+        assert!(routes.contains_key(route), "{route} has its own throttle");
+    }
+
+    // Even with every throttled route and one more at their limits at once, the HTTP API stays
+    // inside the account's rate (the WebSocket posts share the rest).
+    let throttled: i64 = routes
+        .values()
+        .map(|settings| at_default(&settings["ThrottlingRateLimit"]))
+        .sum::<i64>()
+        + at_default(&api["DefaultRouteSettings"]["ThrottlingRateLimit"]);
+    assert!(
+        throttled <= ACCOUNT_REQUESTS_PER_SECOND,
+        "the throttles add up to {throttled}/s"
+    );
+}
+
+#[test]
+fn the_user_pool_names_its_tier_and_tokens_outlast_a_drops_window() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let parameters = &template["Parameters"];
+    let pool = &template["Resources"]["UserPool"]["Properties"];
+    // A pool without a tier is Essentials, ≈ 3× Lite's price at a million monthly users.
+    assert_eq!(reference(&pool["UserPoolTier"]), Some("UserPoolTier"));
+    assert_eq!(parameters["UserPoolTier"]["Default"].as_str(), Some("LITE"));
+    // A token fetched up to an hour before the pre-queue opens lasts through the pre-queue
+    // (30 min) and an hour of sale, so that nobody refreshes at the open.
+    let client = &template["Resources"]["StorefrontClient"]["Properties"];
+    assert_eq!(
+        client["TokenValidityUnits"]["AccessToken"].as_str(),
+        Some("minutes")
+    );
+    for token in ["AccessTokenValidity", "IdTokenValidity"] {
+        let parameter = reference(&client[token]).expect("a parameter");
+        let minutes = parameters[parameter]["Default"].as_i64().unwrap();
+        assert!(minutes >= 30 + 60 + 60, "{token}: {minutes} minutes");
+    }
 }
 
 /// The parameter a `!Ref` names.

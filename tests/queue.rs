@@ -544,64 +544,72 @@ async fn two_thousand_joiners_for_100_units_the_first_100_positions_hold_them() 
 }
 
 #[tokio::test]
-async fn the_integrity_report_counts_an_expired_admission_behind_an_open_one_and_refused_joins() {
+async fn the_integrity_report_counts_claims_and_unused_admissions_exactly_and_refused_joins() {
     let env = TestEnv::new().await;
-    let opens_at = Utc::now() + chrono::Duration::seconds(5);
+    let opens_at = Utc::now() + chrono::Duration::minutes(5);
     let drop_id = id_of(
         &env.create_drop(queued_drop_body(
             2,
             600_000,
             json!({ "queue": { "opens_at": opens_at.to_rfc3339(), "proof_of_work": false,
-                               "admission_seconds": 60 } }),
+                               "admission_seconds": 8 } }),
         ))
         .await,
     );
     let early = env.join(Caller::Shopper("too-early"), &drop_id, None).await;
     assert_eq!(early.error_code(), "queue_not_open", "{:?}", early.body);
-    let wait = (opens_at - Utc::now()).num_milliseconds().max(0) as u64 + 50;
-    tokio::time::sleep(Duration::from_millis(wait)).await;
+    env.open_queue_now(&drop_id).await;
     for shopper in ["first", "second", "third"] {
         env.ticket_for(shopper, &drop_id).await;
     }
     let drop = env.start_in(&drop_id, 300).await;
     until_start(&drop).await;
     assert_eq!(env.tick(&drop_id).await.admitted, 2);
-    // Position 2's admission runs out (as if an hour had passed for it alone); position 1's is
-    // still open.
+    // Position 2 claims; position 1 lets its admission run out.
     let line = env.drawn_order(&drop_id).await.cohort;
-    let mut second = None;
-    for shopper in ["first", "second", "third"] {
-        let ticket = env
-            .app
-            .store
-            .ticket(shopper, &drop_id)
-            .await
-            .unwrap()
-            .unwrap();
-        if ticket.id == line[1] {
-            second = Some(ticket);
+    let mut by_position = Vec::new();
+    for id in &line {
+        for shopper in ["first", "second", "third"] {
+            let ticket = ticket_of(&env, shopper, &drop_id).await;
+            if ticket["id"] == id.as_str() {
+                by_position.push((shopper, ticket));
+            }
         }
     }
-    let second = second.expect("position 2 is one of them");
-    assert!(
-        env.app
-            .store
-            .expire_ticket(&second, Utc::now() + chrono::Duration::hours(1))
-            .await
-            .unwrap()
+    let (second, ticket) = &by_position[1];
+    let token = ticket["admission"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ticket}"));
+    let claimed = env.claim_admitted(second, &drop_id, token).await;
+    assert_eq!(claimed.status, 201, "{:?}", claimed.body);
+    let report = env.integrity(&drop_id).await.body;
+    assert_eq!(
+        (report["claimed"].clone(), report["expired_unused"].clone()),
+        (json!(1), json!(0)),
+        "a claim counts at once, an admission still running is neither: {report}"
     );
-    env.tick(&drop_id).await;
-    let report = env.integrity(&drop_id).await;
-    assert_eq!(report.status, 200, "{:?}", report.body);
-    let r = &report.body;
+    let expires_at: chrono::DateTime<Utc> = by_position[0].1["admission"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wait = (expires_at - Utc::now()).num_milliseconds().max(0) as u64 + 200;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let report = env.tick(&drop_id).await;
+    assert_eq!(
+        (report.expired, report.admitted),
+        (1, 1),
+        "the slot passed on"
+    );
+    let r = env.integrity(&drop_id).await.body;
     assert_eq!(
         (
             r["admitted"].clone(),
             r["claimed"].clone(),
             r["expired_unused"].clone()
         ),
-        (json!(3), json!(0), json!(1)),
-        "the expired admission is not a claim, and its slot passed on: {r}"
+        (json!(3), json!(1), json!(1)),
+        "{r}"
     );
     assert_eq!(r["joins"]["refused"]["not_open"], 1);
     assert_eq!(r["joins"]["received"], 4);

@@ -25,6 +25,7 @@ use crate::http::{
     HandlerResult, immutable_json_response, immutable_response, is_public, json_body,
     json_response, path_param, public_json_response, respond, revalidated_response,
 };
+use crate::metrics::{self, Metric};
 
 /// One HTTP route of the API.
 pub struct Route {
@@ -179,6 +180,9 @@ pub async fn join_queue(app: Arc<App>, shopper: Shopper, request: Request) -> Ha
     let body = json_body(&request)?;
     let (ticket, created) =
         queue::join(&app, shopper.requester(), &drop_id, body, Utc::now()).await?;
+    if created {
+        metrics::count(Metric::QueueJoins);
+    }
     Ok(json_response(
         created_or_ok(created),
         &json!({ "ticket": ticket }),

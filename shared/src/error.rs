@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use crate::metrics::Metric;
+
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +235,23 @@ impl ApiError {
             Self::Throttled(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+
+    /// The metric an answer with this error counts in: the layer that refused, or the kind of
+    /// failure; `None` for refusals that are the client's own mistake (a bad body, a 404).
+    pub fn metric(&self) -> Option<Metric> {
+        let metric = match self {
+            Self::SoldOut => Metric::SoldOut,
+            Self::RateLimited { .. } => Metric::RateLimited,
+            Self::PowRequired | Self::PowInvalid | Self::PowReplayed => Metric::PowRefused,
+            Self::AdmissionRequired | Self::AdmissionInvalid => Metric::AdmissionRefused,
+            Self::Busy => Metric::Contention,
+            Self::Throttled(_) => Metric::DynamoDbThrottled,
+            Self::Payment(_) | Self::PaymentsUnavailable => Metric::StripeFailures,
+            _ if self.status_and_code().0.is_server_error() => Metric::ServerErrors,
+            _ => return None,
+        };
+        Some(metric)
     }
 
     /// Seconds a client should wait before retrying (`Retry-After`), where retrying is the cure.

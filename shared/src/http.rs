@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::app::App;
 use crate::config::Config;
 use crate::error::{ApiError, Result, chain};
+use crate::metrics;
 
 pub type HandlerResult = Result<Response<Body>>;
 
@@ -112,6 +113,9 @@ fn respond_json(status: StatusCode, body: &impl Serialize, cache: &str) -> Respo
 
 pub fn error_response(error: &ApiError) -> Response<Body> {
     let (status, code) = error.status_and_code();
+    if let Some(metric) = error.metric() {
+        metrics::count(metric);
+    }
     if status.is_server_error() {
         tracing::error!(code, error = %chain(error), "request failed");
     } else {

@@ -30,6 +30,8 @@
 //!   table's change stream into WebSocket messages; `ws` holds the WebSocket routes.
 //! - `payments`: what Burst asks of a payment provider and Stripe's implementation of it;
 //!   webhook signatures and events.
+//! - `metrics`: what the operator's dashboard and alarms read, as CloudWatch Embedded Metric
+//!   Format lines in the logs (the `Metric` enum is the catalogue).
 //! - `app`: what a warm container keeps (configuration, the store with its caches, the payment
 //!   gateway); `config` reads the environment, `secrets` and `jwks` what lives elsewhere.
 
@@ -42,6 +44,7 @@ pub mod error;
 pub mod http;
 #[cfg(feature = "jwks")]
 pub mod jwks;
+pub mod metrics;
 pub mod model;
 pub mod payments;
 pub mod push;

@@ -332,6 +332,33 @@ impl TestEnv {
         self.get_drop(drop_id).await.body
     }
 
+    /// Opens a queued drop's queue now (as an edit would), however long its creation took.
+    pub async fn open_queue_now(&self, drop_id: &str) {
+        let stored = self
+            .app
+            .store
+            .drop_now(drop_id)
+            .await
+            .unwrap()
+            .expect("a drop");
+        let mut drop = burst::model::drop::DropSpec::clone(&stored);
+        let queue = drop.queue.as_mut().expect("a queued drop");
+        queue.opens_at = chrono::Utc::now() - chrono::Duration::milliseconds(10);
+        drop.version += 1;
+        let event = burst::model::drop::AdminEvent::new(
+            drop_id,
+            "test-clock",
+            burst::model::drop::AdminAction::Updated,
+            json!({ "queue": { "opens_at": queue.opens_at } }),
+            chrono::Utc::now(),
+        );
+        let replaced = self.app.store.replace_drop(&drop, stored.version, &event);
+        assert!(
+            replaced.await.unwrap(),
+            "the drop moved under open_queue_now"
+        );
+    }
+
     /// `PATCH /admin/drops/{id}`.
     pub async fn patch_drop(&self, caller: Caller<'_>, drop_id: &str, body: Value) -> Reply {
         let body = body.to_string();

@@ -17,6 +17,7 @@ use crate::domain::limits::{self, Gate};
 use crate::domain::queue::{self, Count};
 use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
+use crate::metrics::{self, Metric};
 use crate::model::drop::{DropSpec, Price};
 use crate::model::ids;
 use crate::model::queue::TicketStatus;
@@ -110,6 +111,7 @@ pub async fn claim(
             ClaimOutcome::Committed => {
                 tracing::info!(reservation_id = %reservation.id, drop_id = %drop.id, quantity,
                         shards = ?reservation.allocations, "claim committed");
+                metrics::count(Metric::Claims);
                 return Ok(reservation.view(now));
             }
             ClaimOutcome::LimitReached {

@@ -19,6 +19,7 @@ use crate::app::App;
 use crate::domain::holds::{Budget, SweepMode, release_overdue};
 use crate::domain::webhooks::{self, finish_refund};
 use crate::error::{ApiError, Result, chain};
+use crate::metrics::{self, Metric};
 use crate::model::drop::{DropSpec, Shard};
 use crate::payments::events::EventKind;
 
@@ -43,8 +44,23 @@ pub struct SweepReport {
     pub refunds_finished: u32,
     /// Holds that could not be ended this run (tried again next run).
     pub holds_skipped: u32,
+    /// Refunds decided earlier that Stripe had not confirmed when the run began.
+    pub refunds_pending: u32,
     /// The run's budget ran out before every drop was visited.
     pub incomplete: bool,
+}
+
+impl SweepReport {
+    /// The run's figures for the dashboard and the "stuck" alarms: zeros included, since a
+    /// zero is what clears an alarm on something pending.
+    fn publish(&self) {
+        metrics::record(&[
+            (Metric::HoldsExpired, f64::from(self.holds_expired)),
+            (Metric::HoldsSkipped, f64::from(self.holds_skipped)),
+            (Metric::WebhooksMissed, f64::from(self.payments_reconciled)),
+            (Metric::RefundsPending, f64::from(self.refunds_pending)),
+        ]);
+    }
 }
 
 /// The scheduled sweep.
@@ -99,6 +115,7 @@ pub async fn sweep_within(
         reconcile_pending_payments(app, drop, &own, now, budget, &mut report).await?;
     }
     tracing::info!(?report, "sweep finished");
+    report.publish();
     Ok(report)
 }
 
@@ -184,7 +201,9 @@ async fn finish_decided_refunds(
 ) -> Result<()> {
     // Racing the webhook that decided one is harmless: the refund carries the recorded
     // idempotency key and its completion is a conditional write.
-    for order in app.store.refunding_orders().await? {
+    let refunding = app.store.refunding_orders().await?;
+    report.refunds_pending = u32::try_from(refunding.len()).unwrap_or(u32::MAX);
+    for order in refunding {
         if budget.out_of_time() || !budget.take_stripe_calls(1) {
             return Ok(());
         }

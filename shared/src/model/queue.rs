@@ -218,10 +218,10 @@ pub struct QueueState {
     /// Admitted tickets that had neither claimed nor expired at the last tick.
     #[serde(default)]
     pub outstanding: u64,
-    /// Expired admissions after the first still-open one at the last tick (not yet settled, so
-    /// not in `expired`).
+    /// Admissions not yet settled, a batch per tick that admitted: `(expires_at_ms, last
+    /// position)`, in position order (a few minutes' worth at most).
     #[serde(default)]
-    pub expired_open: u64,
+    pub admissions: Vec<(i64, u64)>,
     /// Positions up to here are written on their tickets (arrival pages committed with
     /// `sequenced` are projected onto tickets after the commit; a tick redoes what a dead one
     /// left).
@@ -260,7 +260,7 @@ impl QueueState {
             samples: Vec::new(),
             join_samples: Vec::new(),
             outstanding: 0,
-            expired_open: 0,
+            admissions: Vec::new(),
             projected_through: 0,
             draw_job: None,
             drawing_until: None,

@@ -225,6 +225,10 @@ pub fn arrival_partition(drop_id: &str, stripe: u32) -> String {
     format!("QJOIN#{drop_id}#{stripe:02}")
 }
 
+/// The join counters' attribute that a claim spending an admission adds one to, in its own
+/// transaction: the controller counts running admissions without reading them.
+pub const ADMISSION_CLAIMS: &str = "admission_claims";
+
 /// Join counters, striped like the members: tickets made, and every join, challenge and claim
 /// outcome the integrity report counts.
 pub fn join_counter_key(drop_id: &str, stripe: u32) -> Key {

@@ -181,6 +181,10 @@ impl Store {
                     now,
                 )?,
             );
+            claim.push(
+                Role::Counter,
+                self.count_admission_claim_action(&reservation.drop_id)?,
+            );
         }
         claim.push(Role::ClaimRecord, claim_record.build(&self.table)?);
         claim.push(Role::Reservation, self.put_new(reservation_item)?);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::cache::QueueLine;
-use super::transaction::{Role, TransactOutcome, Transaction};
+use super::transaction::{Role, TransactOutcome, Transaction, UpdateAction};
 use super::{RETENTION_SECONDS, Store, condition_met, decode, decode_each, encode, keys, n, s};
 use crate::error::{ApiError, Result};
 use crate::model::draw;
@@ -732,6 +732,15 @@ impl Store {
             .send()
             .await;
         condition_met(written)
+    }
+
+    /// The claim's count of a spent admission, on a random stripe of the join counters.
+    pub(super) fn count_admission_claim_action(&self, drop_id: &str) -> Result<TransactWriteItem> {
+        let stripe = rand::random_range(0..keys::QUEUE_STRIPES);
+        UpdateAction::new(keys::join_counter_key(drop_id, stripe), "ADD #claims :one")
+            .name("#claims", keys::ADMISSION_CLAIMS)
+            .value(":one", n(1))
+            .build(&self.table)
     }
 
     /// The claim's action on an admitted ticket: it claims once, within its admission.

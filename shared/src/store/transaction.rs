@@ -38,6 +38,8 @@ pub(super) enum Role {
     QueueState,
     /// A page of numbered arrivals.
     ArrivalPage,
+    /// A striped counter (never refuses).
+    Counter,
 }
 
 /// A `TransactWriteItems` being built: each action with its role.

@@ -21,7 +21,7 @@
 //! about a second or two. Joins never touch the state item; the controller alone writes it, under
 //! a version condition, so an overlapping run can only lose a write, never corrupt one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::{ApiError, Result};
+use crate::metrics::{self, Metric};
 use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
 use crate::model::ids;
@@ -41,6 +42,8 @@ use crate::model::queue::{
     TicketStatus,
 };
 use crate::store::keys::QUEUE_STRIPES;
+
+use super::Count;
 
 /// Bytes of entries per order page: a ticket view reads one page, eventually consistent, in at
 /// most two read units.
@@ -126,11 +129,14 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
         }
     }
 
-    state.record_joins(now.timestamp_millis(), app.store.joins(&drop.id).await?);
+    let counters = app.store.queue_counters(&drop.id).await?;
+    let counted = |count: Count| counters.get(count.as_str()).copied().unwrap_or(0);
+    state.record_joins(now.timestamp_millis(), counted(Count::Ticket));
     let shards = app.store.shards(drop, true).await?;
     let counts = UnitCounts::sum(&shards);
-    let review = review_admissions(app, drop, &mut state, now).await?;
-    report.expired = review.expired_now;
+    let (outstanding, expired_now) =
+        settle_admissions(app, drop, &mut state, counted(Count::AdmissionClaim), now).await?;
+    report.expired = expired_now;
     // Paused: admissions stop (admitted shoppers keep theirs); sold out or ended: the line is
     // closed.
     let halted = matches!(
@@ -142,7 +148,7 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     } else {
         policy::to_admit(policy::AdmissionInputs {
             available: counts.available,
-            outstanding: review.outstanding,
+            outstanding,
             waiting: state.sequenced.saturating_sub(state.serving),
             // A raffle admits exactly as many winners as there are units: a win that goes
             // unused passes on when it expires, never sooner.
@@ -158,17 +164,21 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
     let admitted = admit_next(app, drop, &state, wanted, now).await?;
     report.admitted = admitted;
     state.serving += admitted;
-    state.outstanding = review.outstanding + admitted;
-    if state.expired_open != review.expired_open {
-        state.expired_open = review.expired_open;
+    if state.outstanding != outstanding + admitted {
+        state.outstanding = outstanding + admitted;
         state.dirty = true;
     }
     if admitted > 0 {
+        metrics::record(&[(Metric::Admissions, admitted as f64)]);
         state.record_serving(now.timestamp_millis(), policy::RATE_WINDOW_MS);
+        state.admissions.push((
+            admission_expiry(drop, now).timestamp_millis(),
+            state.serving,
+        ));
     }
     report.serving = state.serving;
 
-    if report.numbered > 0 || admitted > 0 || review.expired_now > 0 || report.drew || state.dirty {
+    if report.numbered > 0 || admitted > 0 || expired_now > 0 || report.drew || state.dirty {
         state.dirty = false;
         state.version += 1;
         if !app.store.save_queue_state(&state).await? {
@@ -176,8 +186,8 @@ pub async fn tick(app: &App, drop: &DropSpec, now: DateTime<Utc>) -> Result<Tick
             tracing::warn!(drop_id = %drop.id, "queue state moved under this tick; the next one redoes it");
         }
     }
-    if admitted > 0 || review.expired_now > 0 {
-        tracing::info!(drop_id = %drop.id, admitted, expired = review.expired_now, serving = state.serving,
+    if admitted > 0 || expired_now > 0 {
+        tracing::info!(drop_id = %drop.id, admitted, expired = expired_now, serving = state.serving,
             outstanding = state.outstanding, available = counts.available, "queue moved");
     }
     Ok(report)
@@ -253,6 +263,8 @@ async fn draw(
         }))
         .await?;
         app.store.put_draw_groups(&drop.id, &records).await?;
+        let placed: u64 = records.iter().map(|record| record.count).sum();
+        metrics::record(&[(Metric::DrawMembers, placed as f64)]);
         job.next_group = through;
         if !save_progress(app, state, &job, now).await? {
             return Ok(Progress::Lost);
@@ -474,86 +486,62 @@ async fn project(app: &App, drop: &DropSpec, page: &OrderChunk) -> Result<()> {
     Ok(())
 }
 
-/// What a review of the open admissions found.
-struct Review {
-    /// Admitted tickets that have neither claimed nor expired.
-    outstanding: u64,
-    /// Admissions expired by this review.
-    expired_now: u64,
-    /// Expired admissions after the first still-open one (not yet in `state.expired`).
-    expired_open: u64,
-}
-
-/// Goes over the admitted positions not yet settled: claims are done, admissions past their time
-/// expire. Advances `settled_through` over the finished prefix (counting claims and no-shows for
-/// the no-show rate).
-async fn review_admissions(
+/// Settles the admissions whose time has run out, batch by batch in position order (a tick's
+/// admissions share one expiry, so they run out in position order): each such ticket is read once
+/// — claimed, or expired now so its slot passes on. Nothing else is read: the admissions still
+/// running are counted from the claims counter, whatever their number. Returns
+/// `(outstanding, expired now)`.
+async fn settle_admissions(
     app: &App,
     drop: &DropSpec,
     state: &mut QueueState,
+    claims_total: u64,
     now: DateTime<Utc>,
-) -> Result<Review> {
-    let mut outstanding = 0;
+) -> Result<(u64, u64)> {
     let mut expired_now = 0;
-    let mut expired_open = 0;
-    let mut position = state.settled_through + 1;
-    let mut prefix_open = true;
-    while position <= state.serving {
-        let tickets = tickets_at(app, drop, state, position, state.serving).await?;
-        if tickets.is_empty() {
+    'batches: while let Some(&(expires_at_ms, through)) = state.admissions.first() {
+        if expires_at_ms > now.timestamp_millis() {
             break;
         }
-        for (at, ticket) in tickets {
-            let status = match ticket {
-                Some(ticket)
-                    if ticket.status == TicketStatus::Admitted
-                        && ticket.admission_expires_at.is_some_and(|e| e <= now) =>
-                {
-                    if app.store.expire_ticket(&ticket, now).await? {
+        while state.settled_through < through {
+            let from = state.settled_through + 1;
+            let tickets = tickets_at(app, drop, state, from, through).await?;
+            if tickets.is_empty() {
+                return Err(ApiError::invariant(
+                    "an admitted position is not in the order",
+                ));
+            }
+            for (at, ticket) in tickets {
+                match ticket {
+                    Some(ticket) if ticket.status == TicketStatus::Claimed => state.claimed += 1,
+                    Some(ticket) if ticket.status == TicketStatus::Admitted => {
+                        if !app.store.expire_ticket(&ticket, now).await? {
+                            // It claimed at the last moment, or a later admission runs: next tick.
+                            break 'batches;
+                        }
                         expired_now += 1;
-                        TicketStatus::Expired
-                    } else {
-                        // It claimed at the last moment: read it again next tick.
-                        TicketStatus::Admitted
-                    }
-                }
-                // Admitted by a run whose state save was lost, or not at all: admit it now.
-                Some(ticket) if ticket.status == TicketStatus::Waiting => {
-                    let expires_at =
-                        now + chrono::Duration::seconds(i64::from(drop.admission_seconds()));
-                    app.store
-                        .admit_ticket(&ticket.shopper, &drop.id, now, expires_at)
-                        .await?;
-                    TicketStatus::Admitted
-                }
-                Some(ticket) => ticket.status,
-                None => TicketStatus::Expired,
-            };
-            match status {
-                TicketStatus::Claimed | TicketStatus::Expired if prefix_open => {
-                    state.settled_through = at;
-                    if status == TicketStatus::Claimed {
-                        state.claimed += 1;
-                    } else {
                         state.expired += 1;
                     }
-                    state.dirty = true;
+                    Some(ticket) if ticket.status == TicketStatus::Expired => state.expired += 1,
+                    other => {
+                        tracing::error!(drop_id = %drop.id, position = at, status = ?other.map(|t| t.status),
+                            "an admitted position holds no admitted ticket; settled as unused");
+                        state.expired += 1;
+                    }
                 }
-                TicketStatus::Expired => expired_open += 1,
-                TicketStatus::Claimed => {}
-                _ => {
-                    prefix_open = false;
-                    outstanding += 1;
-                }
+                state.settled_through = at;
+                state.dirty = true;
             }
-            position = at + 1;
         }
+        state.admissions.remove(0);
+        state.dirty = true;
     }
-    Ok(Review {
-        outstanding,
-        expired_now,
-        expired_open,
-    })
+    let running_claims = claims_total.saturating_sub(state.claimed);
+    let outstanding = state
+        .serving
+        .saturating_sub(state.settled_through)
+        .saturating_sub(running_claims);
+    Ok((outstanding, expired_now))
 }
 
 /// The tickets at positions `from..=to` that one stretch of the order holds, read in batches.
@@ -571,18 +559,26 @@ async fn tickets_at(
     let shoppers: Vec<String> = (from..=last)
         .filter_map(|position| chunk.at(position).map(|(_, shopper)| shopper.clone()))
         .collect();
-    let tickets = app.store.tickets(&drop.id, &shoppers).await?;
+    let mut tickets: HashMap<String, Ticket> = app
+        .store
+        .tickets(&drop.id, &shoppers)
+        .await?
+        .into_iter()
+        .map(|ticket| (ticket.id.clone(), ticket))
+        .collect();
     Ok((from..=last)
         .map(|position| {
-            let ticket = chunk.at(position).and_then(|(ticket_id, _)| {
-                tickets
-                    .iter()
-                    .find(|ticket| ticket.id == *ticket_id)
-                    .cloned()
-            });
+            let ticket = chunk
+                .at(position)
+                .and_then(|(ticket_id, _)| tickets.remove(ticket_id));
             (position, ticket)
         })
         .collect())
+}
+
+/// When an admission made now runs out.
+fn admission_expiry(drop: &DropSpec, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::seconds(i64::from(drop.admission_seconds()))
 }
 
 /// Admits up to `wanted` positions after `serving`, strictly in order. Returns how many.
@@ -593,7 +589,7 @@ async fn admit_next(
     wanted: u64,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let expires_at = now + chrono::Duration::seconds(i64::from(drop.admission_seconds()));
+    let expires_at = admission_expiry(drop, now);
     let last = (state.serving + wanted).min(state.sequenced);
     let mut position = state.serving + 1;
     while position <= last {
@@ -651,8 +647,12 @@ pub async fn run(app: &App, run_for: Duration) -> Result<u64> {
 /// Ticks one drop once a second until `deadline`. Returns how many ticks ran.
 async fn tick_until(app: &App, drop_id: String, deadline: tokio::time::Instant) -> u64 {
     let mut ticks = 0;
+    let mut due = tokio::time::Instant::now();
     while tokio::time::Instant::now() < deadline {
         let started = tokio::time::Instant::now();
+        // How late this tick runs after its second (a slow drop or a long draw step).
+        metrics::duration(Metric::ControllerTickLag, started.saturating_duration_since(due));
+        due = started + Duration::from_secs(1);
         // Read each tick, not once a listing: a pause or resume acts within a second.
         match app.store.drop_now(&drop_id).await {
             Ok(Some(drop)) => {

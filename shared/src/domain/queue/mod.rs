@@ -116,6 +116,8 @@ pub enum Count {
     ClaimAdmissionMissing,
     ClaimAdmissionInvalid,
     ClaimRateLimited,
+    /// An admitted ticket claimed (counted in the claim's own transaction).
+    AdmissionClaim,
 }
 
 impl Count {
@@ -135,6 +137,7 @@ impl Count {
             Self::ClaimAdmissionMissing => "claim_admission_missing",
             Self::ClaimAdmissionInvalid => "claim_admission_invalid",
             Self::ClaimRateLimited => "claim_rate_limited",
+            Self::AdmissionClaim => crate::store::keys::ADMISSION_CLAIMS,
         }
     }
 }
@@ -631,11 +634,8 @@ pub async fn integrity(app: &App, drop_id: &str, now: DateTime<Utc>) -> Result<I
             },
         },
         admitted: state.serving,
-        claimed: state
-            .serving
-            .saturating_sub(state.expired + state.expired_open)
-            .saturating_sub(state.outstanding),
-        expired_unused: state.expired + state.expired_open,
+        claimed: get(Count::AdmissionClaim),
+        expired_unused: state.expired,
         units_sold: counts.sold,
         units_held: counts.held,
         draw_sha256,
