@@ -1,6 +1,7 @@
 // The storefront in headless Chromium, against the whole local stack (scripts/ui-check.sh):
 //   - the operator creates a queued drop with proof of work in the console (1 unit, starting in
-//     ~150 s: both shoppers must join before it, after sweeps and proof of work, on a loaded machine) and watches its live ledger;
+//     ~150 s: both shoppers join before it even on a loaded machine, after the sweeps and the
+//     proof of work) and watches its live ledger;
 //   - two shoppers, bob on a 1440 px desktop and alice on a 390 px phone, join its queue (the
 //     proof of work runs in the browser with a visible progress bar and the API accepts it), wait
 //     in the pre-queue, are drawn at the start; the first admitted claims (keyboard), holds
