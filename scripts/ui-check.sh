@@ -4,7 +4,8 @@
 # drop, two shoppers join (proof of work), are drawn, claim, release, pay on the Checkout page and
 # verify the draw; the operator's ledger and pause — with axe-core and overflow checks on every
 # page, the performance budgets (tests/ui/budgets.json) and screenshots in .tools/ui-check/shots;
-# then bench/proof-verify.cjs on a small synthetic proof.
+# then the request budget per page and phase (tests/ui/requests.cjs), then bench/proof-verify.cjs
+# on a small synthetic proof.
 # Needs Debian's chromium (`apt-get install chromium`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -45,6 +46,13 @@ done
 CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" WEB_DIST="$ROOT/web/dist" \
   STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT" \
   node tests/ui/e2e.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR"
+
+# The request budget (docs/capacity.md "Request budgets per page"): the pacing rules
+# (web/src/cadence.ts) unit by unit, then every phase's page through simulated minutes, with and
+# without the socket, counted by route (about two minutes).
+node --test tests/ui/cadence.test.cjs
+CHROMIUM="$CHROMIUM" NODE_PATH="$node_dir/node_modules" \
+  node tests/ui/requests.cjs "http://127.0.0.1:$UI_PORT" "$LOG_DIR"
 
 # The verify page's Web Worker on a synthetic 20,000-ticket proof (no stack needed): a true one
 # checks out and finds a ticket; a tampered one fails on the right check.

@@ -1,6 +1,7 @@
 // The storefront in headless Chromium, against the whole local stack (scripts/ui-check.sh):
 //   - the operator creates a queued drop with proof of work in the console (1 unit, starting in
-//     ~70 s) and watches its live ledger;
+//     ~150 s: both shoppers join before it even on a loaded machine, after the sweeps and the
+//     proof of work) and watches its live ledger;
 //   - two shoppers, bob on a 1440 px desktop and alice on a 390 px phone, join its queue (the
 //     proof of work runs in the browser with a visible progress bar and the API accepts it), wait
 //     in the pre-queue, are drawn at the start; the first admitted claims (keyboard), holds
@@ -271,7 +272,7 @@ async function measure(browser, label, viewport, cpu) {
       await ops.page.getByLabel("Price", { exact: true }).fill("189.00");
       await ops.page.getByLabel("Units").fill("1");
       await ops.page.getByLabel("Queue opens").fill(await localInput(ops.page, -60));
-      await ops.page.getByLabel("Starts").fill(await localInput(ops.page, 70));
+      await ops.page.getByLabel("Starts").fill(await localInput(ops.page, 150));
       if (!(await ops.page.getByLabel("Proof of work to join").isChecked())) throw new Error("proof of work is not on by default");
       await sweep(ops.page, "ops-create", { shots: [1440] });
       await ops.page.getByRole("button", { name: "Create drop" }).click();

@@ -1,9 +1,11 @@
-// What the pages show, kept fresh: drops (live counters from the WebSocket, else polling the
-// API), queue status documents (ETag, honouring poll_after_ms), the shopper's tickets and holds.
-import { useEffect, useState } from "preact/hooks";
+// What the pages show, kept fresh: drops (live counters from the WebSocket when one is open),
+// queue status documents (ETag, honouring poll_after_ms), the shopper's tickets and holds. How
+// often each is asked is cadence.ts's: the request budget of docs/capacity.md.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "./api";
 import { auth } from "./auth";
-import { isLive, liveStatus, onLive, watchDrop, type LiveMessage } from "./live";
+import { afterError, dropsListWait, dropWait, MAX_WAIT_MS, statusWait } from "./cadence";
+import { liveStatus, onLive, watchDrop, type LiveMessage } from "./live";
 import { createStore, useStore } from "./store";
 import type { Drop, Order, QueueStatus, Reservation, Ticket } from "./types";
 
@@ -56,17 +58,20 @@ function applyDropMessage(message: LiveMessage, byId: Record<string, Drop>, queu
   }
 }
 
-export async function loadDrops(): Promise<Drop[]> {
+/** Every drop (up to 500), and how many pages of the list that took (each one an ask). */
+export async function loadDrops(): Promise<{ list: Drop[]; pages: number }> {
   try {
     const all: Drop[] = [];
     let cursor: string | null = null;
+    let pages = 0;
     do {
       const page: { drops: Drop[]; next_cursor: string | null } = await api("GET", `/drops?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { auth: false });
+      pages += 1;
       all.push(...page.drops);
       cursor = page.next_cursor;
     } while (cursor && all.length < 500);
     drops.set((s) => ({ list: all, byId: { ...s.byId, ...Object.fromEntries(all.map((d) => [d.id, d])) }, error: undefined, at: Date.now() }));
-    return all;
+    return { list: all, pages };
   } catch (error) {
     drops.set({ error });
     throw error;
@@ -85,37 +90,45 @@ export async function loadQueue(id: string): Promise<QueueStatus> {
   return status;
 }
 
-/** A loop that runs `tick`, then waits what it answers (ms); stops on unmount. */
+/** A loop that runs `tick`, then waits what it answers (ms); after a failure, the server's
+ * Retry-After or a growing backoff. Stops on unmount; restarts (ticking at once) when `deps`
+ * change. */
 export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
   useEffect(() => {
     let stopped = false;
     let timer = 0;
     let wake: (() => void) | null = null;
     const run = async () => {
+      let failures = 0;
       while (!stopped) {
-        let wait = 5000;
+        let wait: number;
         try {
           wait = await tick();
+          failures = 0;
         } catch (error) {
-          wait = error instanceof ApiError && error.retryAfter ? error.retryAfter * 1000 : 4000;
+          failures += 1;
+          wait = afterError(failures, error instanceof ApiError ? error.retryAfter : undefined, Math.random());
         }
         if (stopped) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          timer = window.setTimeout(resolve, Math.max(500, wait));
+          // An infinite wait (cadence.ts UNTIL_WOKEN) lasts until a wake-up or a restart.
+          if (Number.isFinite(wait)) timer = window.setTimeout(resolve, Math.max(500, wait));
         });
       }
     };
     void run();
-    // The socket coming back or dropping changes the cadence at once.
-    const off = liveStatus.subscribe(() => {
-      clearTimeout(timer);
-      wake?.();
-    });
     const wakeNow = () => {
       clearTimeout(timer);
       wake?.();
     };
+    // A socket lost may have carried what the page waits for: ask again now (the pace follows
+    // from the answer). A socket coming up changes nothing at once.
+    let wasLive = liveStatus.get().state === "live";
+    const off = liveStatus.subscribe(({ state }) => {
+      if (wasLive && state !== "live") wakeNow();
+      wasLive = state === "live";
+    });
     addEventListener("online", wakeNow);
     return () => {
       stopped = true;
@@ -126,14 +139,11 @@ export function useLoop(tick: () => Promise<number>, deps: unknown[]) {
   }, deps);
 }
 
-/** The drop list, live. */
+/** The drop list: it only watches, at most four asks a minute (cadence.ts). */
 export function useDrops() {
   const state = useStore(drops);
   const ids = (state.list ?? []).map((d) => d.id).join(",");
-  useLoop(async () => {
-    await loadDrops();
-    return isLive() ? 30_000 : 4_000;
-  }, []);
+  useLoop(async () => dropsListWait((await loadDrops()).pages), []);
   useEffect(() => {
     const offs = ids ? ids.split(",").map(watchDrop) : [];
     return () => offs.forEach((off) => off());
@@ -141,27 +151,46 @@ export function useDrops() {
   return state;
 }
 
-/** One drop and its queue status, live. */
-export function useDrop(id: string) {
+/** A queued drop as its status document shows it now: the units left and the phase (the document
+ * is edge-cached; `GET /drops/{id}` is not, and reads every inventory shard). */
+function withQueueNumbers(drop: Drop, status: QueueStatus): Drop {
+  const byPhase: Partial<Record<QueueStatus["phase"], Drop["status"]>> = { open: "live", paused: "live", sold_out: "sold_out", ended: "ended" };
+  return { ...drop, available: status.available, status: byPhase[status.phase] ?? drop.status };
+}
+
+/** One drop and its queue status. A queued drop's numbers come from its edge-cached status
+ * document, polled as the server asks while `watchStatus` (the page reads no urgent ticket of its
+ * own: that says more, for one ask); `GET /drops/{id}` is read once. A first-come drop has no
+ * status document: `GET /drops/{id}` at its own pace. */
+export function useDrop(id: string, watchStatus = true) {
   const state = useStore(drops);
   const queueState = useStore(queues);
   const [error, setError] = useState<unknown>(null);
+  // The visit's one read of the drop, shared by the loop's restarts (one may begin before it ends).
+  const visit = useRef<{ id: string; drop: Promise<Drop> } | null>(null);
+  const queued = Boolean(state.byId[id]?.queue);
   useEffect(() => watchDrop(id), [id]);
   useLoop(async () => {
     try {
-      const drop = await loadDrop(id);
+      const first = visit.current?.id !== id;
+      if (first) visit.current = { id, drop: loadDrop(id) };
+      let drop = await visit.current!.drop;
       setError(null);
-      let wait = isLive() ? 15_000 : 3_000;
-      if (drop.queue) {
-        const status = await loadQueue(id);
-        if (!isLive()) wait = Math.min(wait, Math.max(1000, status.poll_after_ms));
+      if (!drop.queue) {
+        if (!first) drop = await loadDrop(id);
+        return dropWait(drop, Date.now());
       }
-      return wait;
+      if (!first && !watchStatus) return MAX_WAIT_MS;
+      const status = await loadQueue(id);
+      putDrop(withQueueNumbers(drops.get().byId[id] ?? drop, status));
+      return watchStatus ? statusWait(status, mine.get().tickets[id]) : MAX_WAIT_MS;
     } catch (e) {
+      if (visit.current?.id === id) visit.current = null;
       setError(e);
       throw e;
     }
-  }, [id]);
+    // A first-come drop's pace does not depend on `watchStatus`: no restart for it.
+  }, [id, queued ? watchStatus : true]);
   return { drop: state.byId[id] as Drop | undefined, queue: queueState[id] as QueueStatus | undefined, error };
 }
 

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { DropArt } from "../art";
 import { api, ApiError, human, withRetry } from "../api";
 import { auth } from "../auth";
+import { crowdReadDelay, drawn, holdWait, MAX_WAIT_MS, nearFront, ticketIsUrgent, ticketWait, wantsSocket } from "../cadence";
 import {
   holdSecondsLeft,
   loadReservation,
@@ -17,6 +18,7 @@ import {
   useDrop,
   useLoop,
 } from "../data";
+import { isLive, needLive } from "../live";
 import { clock, currentPrice, dateTime, etaRange, int, money, plural, price, spoken } from "../format";
 import { useNow, useStore } from "../store";
 import type { Drop, QueueStatus, Reservation, Ticket } from "../types";
@@ -420,10 +422,10 @@ function QueueJourney({ drop, queue, ticket }: { drop: Drop; queue?: QueueStatus
     );
   }
   const position = ticket.position!;
-  const serving = queue?.serving ?? 0;
-  // The live serving position moves the count between ticket reads (the ticket is read only as
-  // often as the server asks, not on every push).
-  const ahead = queue ? Math.max(0, position - serving - 1) : (ticket.ahead ?? 0);
+  // Whichever is fresher, the ticket or the status document (a push moves it between ticket
+  // reads; the ticket is read as often as the server asks): the line only moves forward.
+  const serving = Math.max(queue?.serving ?? 0, ticket.ahead != null ? position - ticket.ahead - 1 : 0);
+  const ahead = Math.max(0, position - serving - 1);
   return (
     <section class="panel panel-in" aria-labelledby="j-h">
       <p class="eyebrow">{raffle ? "Waitlisted" : "In the queue"}</p>
@@ -494,36 +496,60 @@ function PriceBlock({ drop }: { drop: Drop }) {
 }
 
 export function DropPage({ id }: { id: string }) {
-  const { drop, queue, error } = useDrop(id);
   const { identity } = useStore(auth);
   const m = useStore(mine);
   const holdId = rememberedHolds()[id];
   const hold = holdId ? m.reservations[holdId] : undefined;
   const ticket = m.tickets[id];
+  const activeHold = hold && (hold.status === "held" || hold.status === "payment_pending" || hold.status === "paid");
+  // Near the front (or admitted) the ticket is read often and says all the status document
+  // would; elsewhere the page watches the edge-cached status document and reads the ticket only
+  // when that shows a moment that concerns it (cadence.ts).
+  const urgent = ticketIsUrgent(ticket);
+  const { drop, queue, error } = useDrop(id, !urgent && !activeHold);
   const sub = identity?.sub;
   const queued = Boolean(drop?.queue);
   const [kick, setKick] = useState(0);
   void m.holdsVersion;
 
+  // A socket only where seconds count (near the front, admitted): cadence.ts `wantsSocket`.
+  const needsSocket = wantsSocket(ticket);
+  useEffect(() => (needsSocket ? needLive() : undefined), [needsSocket]);
+
   // The hold, while there is one.
   useLoop(async () => {
-    if (!holdId || !sub) return 60_000;
+    if (!holdId || !sub) return MAX_WAIT_MS;
     const r = await loadReservation(holdId);
-    return r.status === "held" ? 5_000 : r.status === "payment_pending" ? 4_000 : 60_000;
+    return holdWait(r, holdSecondsLeft({ ...r, receivedAt: Date.now() }) * 1000);
   }, [holdId, sub]);
 
-  // The ticket: as often as the server asks; at once when a personal event says it moved.
+  // The ticket: read on arrival; then as often as the server asks where seconds count, and
+  // otherwise only when woken (below, or by a personal push).
   useLoop(async () => {
-    if (!queued || !sub) return 60_000;
-    const t = await loadTicket(id);
-    if (!t) return 15_000;
-    if (t.status === "admitted" || t.status === "claimed" || t.status === "expired" || t.status === "closed") return 10_000;
-    return Math.max(1000, Math.min(30_000, t.poll_after_ms || 3000));
+    if (!queued || !sub) return MAX_WAIT_MS;
+    return ticketWait(await loadTicket(id), isLive());
   }, [id, sub, queued, kick]);
   useEffect(() => onPersonal((type, dropId) => {
     if (dropId === id && type === "ticket") setKick((k) => k + 1);
     if (type === "reservation" && holdId) void loadReservation(holdId).catch(() => {});
   }), [id, holdId]);
+
+  // The moments the status document shows that concern a waiting ticket: the draw (each ticket
+  // then reads its place once, spread over the cohort's size), the front coming near, the line
+  // reaching it, the queue closing.
+  const waiting = ticket?.status === "waiting";
+  const unplaced = waiting && ticket.position == null && drawn(queue);
+  const closing = waiting && (queue?.phase === "sold_out" || queue?.phase === "ended");
+  useEffect(() => {
+    if (!unplaced && !closing) return;
+    const crowd = unplaced ? queue?.cohort_size : queue?.waiting;
+    const timer = setTimeout(() => setKick((k) => k + 1), crowdReadDelay(crowd, Math.random()));
+    return () => clearTimeout(timer);
+  }, [unplaced, closing]);
+  const comingNear = waiting && !urgent && nearFront(ticket, queue);
+  useEffect(() => {
+    if (comingNear) setKick((k) => k + 1);
+  }, [comingNear && queue]);
 
   // When a live push says the line reached this shopper, read the ticket at once (its admission
   // is there). Every other move is shown from the push itself: a crowd of sockets must not turn
@@ -556,7 +582,6 @@ export function DropPage({ id }: { id: string }) {
     );
   }
   const dim = drop.status === "sold_out" || drop.status === "ended";
-  const activeHold = hold && (hold.status === "held" || hold.status === "payment_pending" || hold.status === "paid");
   const lapsed = hold && (hold.status === "expired" || hold.status === "released");
   return (
     <div class="page">

@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, human, missingRoute } from "../api";
 import { auth } from "../auth";
 import { loadDrop, loadDrops, loadQueue, queues, drops as dropsStore, useLoop } from "../data";
-import { onLive, watchDrop } from "../live";
+import { needLive, onLive, watchDrop } from "../live";
 import { dateTime, money, price, timeOfDay } from "../format";
 import { useNow, useStore } from "../store";
 import type { AdminEvent, Audit, Drop } from "../types";
@@ -456,6 +456,8 @@ export function OpsDropPage({ id }: { id: string }) {
   useNow();
 
   useEffect(() => watchDrop(id), [id]);
+  // The operator's console is one of the few pages that keeps a socket (cadence.ts `wantsSocket`).
+  useEffect(() => needLive(), []);
   useEffect(() => onLive((m) => m.type === "drop" && m.drop_id === id && setKick((k) => k + 1)), [id]);
 
   useLoop(async () => {
