@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use burst::domain::queue::controller;
 use burst::model::draw;
-use burst::model::queue::{QueueState, Section, Ticket, TicketStatus};
+use burst::model::queue::{QueueState, Section, Ticket};
 use burst::store::keys::QUEUE_STRIPES;
 use burst_tests::{Fault, FaultInjector, TestEnv, id_of, queued_drop_body};
 use chrono::{DateTime, Utc};
@@ -26,22 +26,15 @@ fn in_ms(ms: i64) -> String {
 }
 
 fn ticket(drop_id: &str, i: usize, joined_at: DateTime<Utc>, cohort: bool, early: bool) -> Ticket {
-    Ticket {
-        id: burst::model::ids::new_id(),
-        drop_id: drop_id.to_string(),
-        shopper: format!("shopper-{i:05}"),
+    let shopper = format!("shopper-{i:05}");
+    Ticket::waiting(
+        drop_id,
+        &shopper,
         joined_at,
-        joined_at_us: joined_at.timestamp_micros(),
+        i as u32 % QUEUE_STRIPES,
         cohort,
         early,
-        stripe: i as u32 % QUEUE_STRIPES,
-        position: None,
-        status: TicketStatus::Waiting,
-        admitted_at: None,
-        admission_expires_at: None,
-        admission_expires_at_ms: None,
-        reservation_id: None,
-    }
+    )
 }
 
 async fn state(env: &TestEnv, drop_id: &str) -> QueueState {

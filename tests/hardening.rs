@@ -1122,7 +1122,9 @@ fn the_edge_caches_public_routes_only_never_a_shoppers_answer() {
             assert!(
                 route.public,
                 "{} {} is personal but {} caches it at the edge",
-                route.method, route.path, behaviour["PathPattern"].as_str().unwrap_or_default()
+                route.method,
+                route.path,
+                behaviour["PathPattern"].as_str().unwrap_or_default()
             );
             cached_public.push(route.path);
         }

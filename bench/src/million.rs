@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use burst::App;
 use burst::domain::queue::{self, controller};
-use burst::model::queue::{QueueState, Ticket, TicketStatus};
+use burst::model::draw;
+use burst::model::queue::{QueueState, Ticket};
 use burst::model::requester::Requester;
-use burst::model::{draw, ids};
 use burst::store::cache::Caching;
 use burst::store::keys::QUEUE_STRIPES;
 use burst_tests::{TestEnv, dynamodb_local, id_of};
@@ -189,23 +189,8 @@ async fn seed(app: &Arc<App>, drop_id: &str, members: usize) -> Duration {
 }
 
 fn pre_queue_ticket(drop_id: &str, i: usize) -> Ticket {
-    let now = Utc::now();
-    Ticket {
-        id: ids::new_id(),
-        drop_id: drop_id.to_string(),
-        shopper: member_name(i),
-        joined_at: now,
-        joined_at_us: now.timestamp_micros(),
-        cohort: true,
-        early: false,
-        stripe: (i % QUEUE_STRIPES as usize) as u32,
-        position: None,
-        status: TicketStatus::Waiting,
-        admitted_at: None,
-        admission_expires_at: None,
-        admission_expires_at_ms: None,
-        reservation_id: None,
-    }
+    let stripe = (i % QUEUE_STRIPES as usize) as u32;
+    Ticket::waiting(drop_id, &member_name(i), Utc::now(), stripe, true, false)
 }
 
 struct Draw {

@@ -41,21 +41,7 @@ pub fn revalidated_response(request: &Request, body: &impl Serialize) -> Respons
     let text = serde_json::to_string(body).expect("response types serialize");
     let digest = Sha256::digest(text.as_bytes());
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    let unchanged = if_none_match(request, &etag);
-    let builder = Response::builder()
-        .header(CACHE_CONTROL, PUBLIC_CACHE)
-        .header(ETAG, &etag);
-    if unchanged {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::Empty)
-            .expect("static headers are valid");
-    }
-    builder
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(text))
-        .expect("static headers are valid")
+    tagged_response(request, PUBLIC_CACHE, "application/json", text, &etag)
 }
 
 /// What never changes once published (the proof of a draw): cached anywhere for a year.
@@ -76,10 +62,21 @@ pub fn immutable_response(
     sha256_hex: &str,
 ) -> Response<Body> {
     let etag = format!("\"{sha256_hex}\"");
+    tagged_response(request, IMMUTABLE, content_type, body, &etag)
+}
+
+/// A public document with its `ETag`, or a bodiless `304` when the request holds that version.
+fn tagged_response(
+    request: &Request,
+    cache: &str,
+    content_type: &str,
+    body: String,
+    etag: &str,
+) -> Response<Body> {
     let builder = Response::builder()
-        .header(CACHE_CONTROL, IMMUTABLE)
-        .header(ETAG, &etag);
-    if if_none_match(request, &etag) {
+        .header(CACHE_CONTROL, cache)
+        .header(ETAG, etag);
+    if if_none_match(request, etag) {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::Empty)

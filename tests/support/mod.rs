@@ -305,43 +305,44 @@ impl TestEnv {
     /// instead of guessing how long joining takes on a loaded machine. Returns the drop as the
     /// API now shows it.
     pub async fn start_in(&self, drop_id: &str, ms: i64) -> Value {
-        let stored = self
-            .app
-            .store
-            .drop_now(drop_id)
-            .await
-            .unwrap()
-            .expect("a drop");
-        let mut drop = burst::model::drop::DropSpec::clone(&stored);
-        let first_start = drop
-            .early_access
-            .iter()
-            .map(|early| early.starts_at)
-            .fold(drop.starts_at, chrono::DateTime::min);
-        let shift = chrono::Utc::now() + chrono::Duration::milliseconds(ms) - first_start;
-        drop.starts_at += shift;
-        drop.ends_at = drop.ends_at.map(|end| end + shift);
-        for early in &mut drop.early_access {
-            early.starts_at += shift;
-        }
-        if let Some(raffle) = &mut drop.raffle {
-            raffle.entries_close_at += shift;
-        }
-        drop.version += 1;
-        let event = burst::model::drop::AdminEvent::new(
-            drop_id,
-            "test-clock",
-            burst::model::drop::AdminAction::Updated,
-            json!({ "starts_at": drop.starts_at }),
-            chrono::Utc::now(),
-        );
-        let replaced = self.app.store.replace_drop(&drop, stored.version, &event);
-        assert!(replaced.await.unwrap(), "the drop moved under start_in");
+        self.edit_clock(drop_id, |drop| {
+            let first_start = drop
+                .early_access
+                .iter()
+                .map(|early| early.starts_at)
+                .fold(drop.starts_at, chrono::DateTime::min);
+            let shift = chrono::Utc::now() + chrono::Duration::milliseconds(ms) - first_start;
+            drop.starts_at += shift;
+            drop.ends_at = drop.ends_at.map(|end| end + shift);
+            for early in &mut drop.early_access {
+                early.starts_at += shift;
+            }
+            if let Some(raffle) = &mut drop.raffle {
+                raffle.entries_close_at += shift;
+            }
+            json!({ "starts_at": drop.starts_at })
+        })
+        .await;
         self.get_drop(drop_id).await.body
     }
 
     /// Opens a queued drop's queue now (as an edit would), however long its creation took.
     pub async fn open_queue_now(&self, drop_id: &str) {
+        self.edit_clock(drop_id, |drop| {
+            let queue = drop.queue.as_mut().expect("a queued drop");
+            queue.opens_at = chrono::Utc::now() - chrono::Duration::milliseconds(10);
+            json!({ "queue": { "opens_at": queue.opens_at } })
+        })
+        .await;
+    }
+
+    /// Changes a drop's times as an admin's edit would be written (`change` returns what the
+    /// admin event records), whether or not the drop has opened.
+    async fn edit_clock(
+        &self,
+        drop_id: &str,
+        change: impl FnOnce(&mut burst::model::drop::DropSpec) -> Value,
+    ) {
         let stored = self
             .app
             .store
@@ -350,20 +351,19 @@ impl TestEnv {
             .unwrap()
             .expect("a drop");
         let mut drop = burst::model::drop::DropSpec::clone(&stored);
-        let queue = drop.queue.as_mut().expect("a queued drop");
-        queue.opens_at = chrono::Utc::now() - chrono::Duration::milliseconds(10);
+        let details = change(&mut drop);
         drop.version += 1;
         let event = burst::model::drop::AdminEvent::new(
             drop_id,
             "test-clock",
             burst::model::drop::AdminAction::Updated,
-            json!({ "queue": { "opens_at": queue.opens_at } }),
+            details,
             chrono::Utc::now(),
         );
         let replaced = self.app.store.replace_drop(&drop, stored.version, &event);
         assert!(
             replaced.await.unwrap(),
-            "the drop moved under open_queue_now"
+            "the drop moved under a test's clock"
         );
     }
 

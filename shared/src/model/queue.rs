@@ -96,6 +96,36 @@ pub struct Ticket {
     pub reservation_id: Option<String>,
 }
 
+impl Ticket {
+    /// A new ticket, waiting: placed by its draw if `cohort` (in the early cohort if `early`),
+    /// numbered on arrival otherwise.
+    pub fn waiting(
+        drop_id: &str,
+        shopper: &str,
+        joined_at: DateTime<Utc>,
+        stripe: u32,
+        cohort: bool,
+        early: bool,
+    ) -> Self {
+        Self {
+            id: super::ids::new_id(),
+            drop_id: drop_id.to_string(),
+            shopper: shopper.to_string(),
+            joined_at,
+            joined_at_us: joined_at.timestamp_micros(),
+            cohort,
+            early,
+            stripe,
+            position: None,
+            status: TicketStatus::Waiting,
+            admitted_at: None,
+            admission_expires_at: None,
+            admission_expires_at_ms: None,
+            reservation_id: None,
+        }
+    }
+}
+
 /// A member item: who joined, for the draw or the sequencer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Member {

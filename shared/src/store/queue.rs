@@ -425,16 +425,10 @@ impl Store {
             }
             self.batch_write(requests).await?;
         }
-        let puts = pages
-            .iter()
-            .map(|(first, page)| {
-                put_request(encode(
-                    page,
-                    keys::order_page_key(drop_id, section, group, first),
-                )?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(puts).await
+        self.put_each(pages, |(first, page)| {
+            encode(page, keys::order_page_key(drop_id, section, group, first))
+        })
+        .await
     }
 
     /// Every page of a drawn group, in order.
@@ -493,14 +487,24 @@ impl Store {
 
     /// Writes groups' records.
     pub async fn put_draw_groups(&self, drop_id: &str, groups: &[DrawGroup]) -> Result<()> {
-        let puts = groups
+        self.put_each(groups, |group| {
+            encode(
+                group,
+                keys::draw_group_key(drop_id, group.section, group.group),
+            )
+        })
+        .await
+    }
+
+    /// Writes one item per element, in batches.
+    async fn put_each<T>(
+        &self,
+        elements: &[T],
+        item: impl Fn(&T) -> Result<super::Item>,
+    ) -> Result<()> {
+        let puts = elements
             .iter()
-            .map(|group| {
-                put_request(encode(
-                    group,
-                    keys::draw_group_key(drop_id, group.section, group.group),
-                )?)
-            })
+            .map(|element| put_request(item(element)?))
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(puts).await
     }

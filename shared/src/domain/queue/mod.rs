@@ -29,10 +29,9 @@ use crate::domain::retry::{Again, Retry};
 use crate::error::{ApiError, Result};
 use crate::model::draw;
 use crate::model::drop::{DropSpec, UnitCounts};
-use crate::model::ids;
 use crate::model::policy::{self, Standing};
 use crate::model::pow;
-use crate::model::queue::{Phase, QueueState, Section, Ticket, TicketStatus};
+use crate::model::queue::{Phase, QueueState, Section, Ticket};
 use crate::model::requester::Requester;
 use crate::store::keys::QUEUE_STRIPES;
 use crate::store::queue::JoinOutcome;
@@ -225,22 +224,8 @@ pub async fn join(
         }
     }
 
-    let mut ticket = Ticket {
-        id: ids::new_id(),
-        drop_id: drop.id.clone(),
-        shopper: shopper.to_string(),
-        joined_at: now,
-        joined_at_us: now.timestamp_micros(),
-        cohort: false,
-        early: false,
-        stripe: rand::rng().random_range(0..QUEUE_STRIPES),
-        position: None,
-        status: TicketStatus::Waiting,
-        admitted_at: None,
-        admission_expires_at: None,
-        admission_expires_at_ms: None,
-        reservation_id: None,
-    };
+    let stripe = rand::rng().random_range(0..QUEUE_STRIPES);
+    let mut ticket = Ticket::waiting(&drop.id, shopper, now, stripe, false, false);
     let sort_key = draw::sort_key(&draw::draw_key(&line.state.seed, &ticket.id), &ticket.id);
     // Sections whose draw began before this join landed: it cannot enter them any more.
     let (mut fenced_early, mut fenced_cohort) = (false, false);
