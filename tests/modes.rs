@@ -222,7 +222,15 @@ async fn a_queued_drop_draws_and_admits_its_early_cohort_first() {
     let drop = env.start_in(&id, 300).await;
 
     sleep_past(&drop["early_access"][0]["starts_at"]).await;
+    let t0 = std::time::Instant::now();
     let report = env.tick(&id).await;
+    eprintln!(
+        "TICK {:?} {:?} now {} drop {}",
+        t0.elapsed(),
+        report,
+        chrono::Utc::now(),
+        drop
+    );
     assert!(report.drew);
     assert_eq!(report.admitted, 2, "the early cohort, ahead of everyone");
     let status = env.queue_status(&id).await.body;

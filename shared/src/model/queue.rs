@@ -201,6 +201,19 @@ pub struct DrawGroup {
     pub start: Option<u64>,
 }
 
+impl DrawGroup {
+    /// The record of a group nobody joined (never stored: a missing record reads as this).
+    pub fn empty(section: Section, group: u8) -> Self {
+        Self {
+            section,
+            group,
+            count: 0,
+            sha256: super::draw::page_sha256(""),
+            start: None,
+        }
+    }
+}
+
 /// A draw in progress, saved in the queue state after every step so that any controller resumes
 /// it where the last one stopped: first the joins of the section are frozen, then each group is
 /// drawn in turn, then the groups' first positions are fixed.

@@ -519,8 +519,14 @@ impl Store {
         let keys = (0..draw::GROUPS)
             .map(|group| keys::draw_group_key(drop_id, section, group as u8))
             .collect();
-        let mut groups: Vec<DrawGroup> = decode_each(self.batch_get(keys, true).await?, "group");
-        groups.sort_by_key(|group| group.group);
+        let stored: Vec<DrawGroup> = decode_each(self.batch_get(keys, true).await?, "group");
+        let mut groups: Vec<DrawGroup> = (0..draw::GROUPS)
+            .map(|group| DrawGroup::empty(section, group as u8))
+            .collect();
+        for record in stored {
+            let index = usize::from(record.group);
+            groups[index] = record;
+        }
         Ok(groups)
     }
 
@@ -534,8 +540,9 @@ impl Store {
             return Ok(groups);
         }
         let groups = Arc::new(self.read_draw_groups(drop_id, section).await?);
-        let complete = groups.len() == usize::from(draw::GROUPS)
-            && groups.iter().all(|group| group.start.is_some());
+        let complete = groups
+            .iter()
+            .all(|group| group.count == 0 || group.start.is_some());
         if complete {
             self.queues.insert_section(drop_id, section, groups.clone());
         }

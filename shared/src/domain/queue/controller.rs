@@ -263,12 +263,15 @@ async fn draw(
                 if occupied {
                     draw_group(app, &drop.id, seed, section, group, replacing).await
                 } else {
-                    Ok(empty_group(section, group))
+                    Ok(DrawGroup::empty(section, group))
                 }
             }
         }))
         .await?;
-        app.store.put_draw_groups(&drop.id, &records).await?;
+        // Only groups that hold members are stored; a missing record reads as an empty group.
+        let drawn: Vec<DrawGroup> = records.into_iter().filter(|r| r.count > 0).collect();
+        app.store.put_draw_groups(&drop.id, &drawn).await?;
+        let records = drawn;
         let placed: u64 = records.iter().map(|record| record.count).sum();
         metrics::record(&[(Metric::DrawMembers, placed as f64)]);
         job.next_group = through;
@@ -360,17 +363,6 @@ async fn draw_group(
     })
 }
 
-/// The record of a group nobody joined.
-fn empty_group(section: Section, group: u8) -> DrawGroup {
-    DrawGroup {
-        section,
-        group,
-        count: 0,
-        sha256: draw::page_sha256(""),
-        start: None,
-    }
-}
-
 /// A group's members (in draw order) as order pages of at most `ORDER_PAGE_BYTES`, each keyed by
 /// its first entry's sort key.
 fn pages_of(seed: &str, members: &[Member]) -> Vec<(String, OrderPage)> {
@@ -405,11 +397,6 @@ async fn fix_group_starts(
     section: Section,
 ) -> Result<u64> {
     let mut groups = app.store.read_draw_groups(&drop.id, section).await?;
-    if groups.len() != usize::from(draw::GROUPS) {
-        return Err(ApiError::invariant(
-            "a drawn section is missing group records",
-        ));
-    }
     let mut next = match section {
         Section::Early => 1,
         Section::Cohort => state.cohort_start(),
@@ -418,8 +405,9 @@ async fn fix_group_starts(
         group.start = Some(next);
         next += group.count;
     }
-    app.store.put_draw_groups(&drop.id, &groups).await?;
-    Ok(groups.iter().map(|group| group.count).sum())
+    let stored: Vec<DrawGroup> = groups.into_iter().filter(|group| group.count > 0).collect();
+    app.store.put_draw_groups(&drop.id, &stored).await?;
+    Ok(stored.iter().map(|group| group.count).sum())
 }
 
 /// Numbers the tickets that joined after the start, in arrival order, after everyone already
