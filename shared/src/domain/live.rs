@@ -24,11 +24,10 @@ use crate::error::{ApiError, Result};
 use crate::model::connection::Connection;
 use crate::model::drop::{DropStatus, UnitCounts};
 use crate::model::ids;
-use crate::model::push::{NextPush, StripeProgress};
+use crate::model::push::{NextPush, PushWindow, StripeProgress};
 use crate::model::queue::{QueueState, Ticket, TicketStatus};
 use crate::model::reservation::{Reservation, ReservationStatus};
 use crate::push::{PostOutcome, Push};
-use crate::store::PushWindow;
 use crate::store::keys::{WATCHER_STRIPES, drop_of_push_state};
 
 /// `{"type": "drop", …}`: a drop's public numbers.

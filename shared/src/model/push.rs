@@ -23,6 +23,17 @@ pub struct PushState {
     pub handoff: Option<String>,
 }
 
+/// Whether a fan-out may push a drop's message now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushWindow {
+    /// A new window, for this message: nobody has it yet.
+    Taken,
+    /// This message already held the window: a retry, which goes on from its progress.
+    Retaken,
+    /// Another message holds the window.
+    Held,
+}
+
 /// What a fan-out does when the drop's push state changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextPush {

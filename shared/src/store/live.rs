@@ -9,22 +9,11 @@ use serde::Deserialize;
 use super::{Store, decode_each, keys, n, s};
 use crate::error::Result;
 use crate::model::connection::Connection;
-use crate::model::push::{PushState, StripeProgress};
+use crate::model::push::{PushState, PushWindow, StripeProgress};
 
 /// API Gateway closes a WebSocket connection after two hours; items live a little longer, so a
 /// lost `$disconnect` is cleaned by TTL.
 const CONNECTION_TTL_SECONDS: i64 = 2 * 3600 + 600;
-
-/// Whether a fan-out may push a drop's message now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushWindow {
-    /// A new window, for this message: nobody has it yet.
-    Taken,
-    /// This message already held the window: a retry, which goes on from its progress.
-    Retaken,
-    /// Another message holds the window.
-    Held,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 struct Member {

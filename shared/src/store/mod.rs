@@ -16,7 +16,6 @@ mod holds;
 pub mod keys;
 pub mod ledger;
 mod live;
-pub use live::PushWindow;
 mod orders;
 pub mod queue;
 #[cfg(feature = "table")]
@@ -37,8 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Result};
-use cache::{Caching, DropCache, ExpiryHints, QueueCache};
-use counts::PendingCounts;
+use cache::{Caching, DropCache, ExpiryHints, PendingCounts, QueueCache};
 use keys::Key;
 
 pub type Item = HashMap<String, AttributeValue>;
