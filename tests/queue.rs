@@ -40,6 +40,18 @@ async fn ticket_of(env: &TestEnv, shopper: &str, drop_id: &str) -> Value {
     reply.body["ticket"].clone()
 }
 
+/// The instant after a ticket's admission runs out: a test's controller ticks then, instead of
+/// sleeping through the window.
+fn just_after(ticket: &Value) -> chrono::DateTime<Utc> {
+    let expires_at = ticket["admission"]["expires_at"]
+        .as_str()
+        .expect("admitted");
+    chrono::DateTime::parse_from_rfc3339(expires_at)
+        .unwrap()
+        .to_utc()
+        + chrono::Duration::milliseconds(1)
+}
+
 #[tokio::test]
 async fn a_queued_drop_has_a_committed_seed_and_refuses_what_its_queue_does_not_allow() {
     let env = TestEnv::new().await;
@@ -363,8 +375,9 @@ async fn admission_is_strictly_in_position_order_and_tokens_are_checked() {
 #[tokio::test]
 async fn an_unused_admission_expires_and_its_slot_passes_to_the_next_position() {
     let env = TestEnv::new().await;
-    // Long enough that the second claims within its admission however loaded the machine is.
-    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 10 })).await;
+    // Long enough that the second claims within its admission however loaded the machine is;
+    // the controller's clock then moves past it.
+    let (drop_id, line) = drawn_queue(&env, 2, 5, json!({ "admission_seconds": 300 })).await;
     let first = ticket_of(&env, &line[0], &drop_id).await;
     let second = ticket_of(&env, &line[1], &drop_id).await;
     let claimed = env
@@ -376,12 +389,7 @@ async fn an_unused_admission_expires_and_its_slot_passes_to_the_next_position() 
         .await;
     assert_eq!(claimed.status, 201, "{:?}", claimed.body);
     // Position 1 never claims.
-    let expires_at =
-        chrono::DateTime::parse_from_rfc3339(first["admission"]["expires_at"].as_str().unwrap())
-            .unwrap();
-    let wait = (expires_at.with_timezone(&Utc) - Utc::now()).num_milliseconds() + 100;
-    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
-    let report = env.tick(&drop_id).await;
+    let report = env.tick_at(&drop_id, just_after(&first)).await;
     // One of two admissions went unused: the no-show factor rises to 1.5, so positions 3 and 4
     // share the one unit that is free, in order.
     assert_eq!((report.expired, report.admitted), (1, 2));
@@ -553,7 +561,7 @@ async fn the_integrity_report_counts_claims_and_unused_admissions_exactly_and_re
             2,
             600_000,
             json!({ "queue": { "opens_at": opens_at.to_rfc3339(), "proof_of_work": false,
-                               "admission_seconds": 8 } }),
+                               "admission_seconds": 300 } }),
         ))
         .await,
     );
@@ -589,14 +597,7 @@ async fn the_integrity_report_counts_claims_and_unused_admissions_exactly_and_re
         (json!(1), json!(0)),
         "a claim counts at once, an admission still running is neither: {report}"
     );
-    let expires_at: chrono::DateTime<Utc> = by_position[0].1["admission"]["expires_at"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let wait = (expires_at - Utc::now()).num_milliseconds().max(0) as u64 + 200;
-    tokio::time::sleep(Duration::from_millis(wait)).await;
-    let report = env.tick(&drop_id).await;
+    let report = env.tick_at(&drop_id, just_after(&by_position[0].1)).await;
     assert_eq!(
         (report.expired, report.admitted),
         (1, 1),

@@ -129,16 +129,27 @@ async fn the_test_table_is_the_template_table() {
         .collect();
     assert_eq!(index_keys, [keys::GSI1_PK, keys::GSI1_SK]);
     assert_eq!(definition.ttl_attribute.as_deref(), Some(keys::TTL));
+    // A table made as `make dev` makes it has TTL on (test tables leave it off: see
+    // tests/support).
+    let table = format!("{}-ttl", env.app.store.table());
+    definition.create(&env.client, &table).await.unwrap();
     let ttl = env
         .client
         .describe_time_to_live()
-        .table_name(env.app.store.table())
+        .table_name(&table)
         .send()
         .await
         .unwrap();
+    env.client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let described = ttl.time_to_live_description().unwrap();
+    assert_eq!(described.attribute_name(), Some(keys::TTL));
     assert_eq!(
-        ttl.time_to_live_description()
-            .and_then(|d| d.attribute_name()),
-        Some(keys::TTL)
+        described.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
     );
 }

@@ -152,7 +152,15 @@ impl TestEnvBuilder {
         }
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table_name = format!("burst-test-{}", uuid::Uuid::new_v4().simple());
-        TableDefinition::from_compiled_template()
+        // The template's table without TTL: DynamoDB Local's TTL deleter works through expired
+        // items (velocity windows, spent challenges) in the background, on the CPU every test
+        // of the run shares. TTL only garbage-collects (tests/store.rs checks it is declared
+        // and turned on); no test may depend on it.
+        let definition = TableDefinition {
+            ttl_attribute: None,
+            ..TableDefinition::from_compiled_template()
+        };
+        definition
             .create(&client, &table_name)
             .await
             .expect("create the test table in DynamoDB Local");
@@ -320,6 +328,17 @@ impl TestEnv {
             if let Some(raffle) = &mut drop.raffle {
                 raffle.entries_close_at += shift;
             }
+            json!({ "starts_at": drop.starts_at })
+        })
+        .await;
+        self.get_drop(drop_id).await.body
+    }
+
+    /// Moves only the general start of a drop with early access to `ms` from now (as an edit
+    /// would): a test checks the early phase at leisure, then opens the drop to everyone.
+    pub async fn general_start_in(&self, drop_id: &str, ms: i64) -> Value {
+        self.edit_clock(drop_id, |drop| {
+            drop.starts_at = chrono::Utc::now() + chrono::Duration::milliseconds(ms);
             json!({ "starts_at": drop.starts_at })
         })
         .await;
@@ -596,6 +615,17 @@ impl TestEnv {
 
     /// Exactly one admission-controller tick of the drop, now.
     pub async fn tick_once(&self, drop_id: &str) -> burst::domain::queue::controller::TickReport {
+        self.tick_at(drop_id, chrono::Utc::now()).await
+    }
+
+    /// One admission-controller tick of the drop as if it ran at `at`: a test moves past an
+    /// admission window without sleeping through it, however slowly the machine ran the ticks
+    /// before.
+    pub async fn tick_at(
+        &self,
+        drop_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> burst::domain::queue::controller::TickReport {
         let drop = self
             .app
             .store
@@ -603,7 +633,7 @@ impl TestEnv {
             .await
             .unwrap()
             .expect("the drop exists");
-        burst::domain::queue::controller::tick(&self.app, &drop, chrono::Utc::now())
+        burst::domain::queue::controller::tick(&self.app, &drop, at)
             .await
             .expect("a tick")
     }
