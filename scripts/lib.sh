@@ -36,7 +36,7 @@ start_dynamodb_local() {
   local dir
   dir=$(dynamodb_local_dir) || return 1
   java "-Djava.library.path=$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -port "$DYNAMODB_PORT" >"$TOOLS/dynamodb-local.log" 2>&1 &
+    -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT" >"$TOOLS/dynamodb-local.log" 2>&1 &
   echo $!
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" || return 1
 }

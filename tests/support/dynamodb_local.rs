@@ -53,7 +53,7 @@ pub fn start_own() -> u16 {
             ))
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))
-            .args(["-inMemory", "-port", &port.to_string()])
+            .args(["-inMemory", "-disableTelemetry", "-port", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
