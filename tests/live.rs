@@ -74,6 +74,7 @@ async fn stack() -> Stack {
     let env = TestEnv::builder()
         .dev_secret(DEV_SECRET)
         .push_window(WINDOW)
+        .stream()
         .build()
         .await;
     let ws = listen(0).await.unwrap();

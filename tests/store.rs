@@ -129,8 +129,8 @@ async fn the_test_table_is_the_template_table() {
         .collect();
     assert_eq!(index_keys, [keys::GSI1_PK, keys::GSI1_SK]);
     assert_eq!(definition.ttl_attribute.as_deref(), Some(keys::TTL));
-    // A table made as `make dev` makes it has TTL on (test tables leave it off: see
-    // tests/support).
+    // A table made as `make dev` makes it has TTL and the stream on (test tables leave them off:
+    // see tests/support).
     let table = format!("{}-ttl", env.app.store.table());
     definition.create(&env.client, &table).await.unwrap();
     let ttl = env
@@ -140,12 +140,34 @@ async fn the_test_table_is_the_template_table() {
         .send()
         .await
         .unwrap();
+    let stream = env
+        .client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .stream_specification
+        .unwrap();
     env.client
         .delete_table()
         .table_name(&table)
         .send()
         .await
         .unwrap();
+    assert!(
+        definition.stream_view_type.is_some(),
+        "the template's table has a stream"
+    );
+    assert_eq!(
+        (
+            stream.stream_enabled(),
+            stream.stream_view_type().map(|v| v.as_str())
+        ),
+        (true, definition.stream_view_type.as_deref())
+    );
     let described = ttl.time_to_live_description().unwrap();
     assert_eq!(described.attribute_name(), Some(keys::TTL));
     assert_eq!(

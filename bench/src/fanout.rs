@@ -276,6 +276,7 @@ impl Chain {
             TestEnv::builder()
                 .endpoint(&endpoint)
                 .push_window(PUSH_WINDOW)
+                .stream()
                 .build()
                 .await,
         );

@@ -92,9 +92,17 @@ pub struct TestEnvBuilder {
     caching: Option<Caching>,
     pow_tries: Option<u32>,
     push_window: Option<std::time::Duration>,
+    stream: bool,
 }
 
 impl TestEnvBuilder {
+    /// With the template's stream on the table, for a test that reads it (through the local
+    /// gateway's pump).
+    pub fn stream(mut self) -> Self {
+        self.stream = true;
+        self
+    }
+
     /// The DynamoDB Local at `endpoint` (else the tests' shared one).
     pub fn endpoint(mut self, endpoint: &str) -> Self {
         self.endpoint = Some(endpoint.to_string());
@@ -152,13 +160,20 @@ impl TestEnvBuilder {
         }
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table_name = format!("burst-test-{}", uuid::Uuid::new_v4().simple());
-        // The template's table without TTL: DynamoDB Local's TTL deleter works through expired
-        // items (velocity windows, spent challenges) in the background, on the CPU every test
-        // of the run shares. TTL only garbage-collects (tests/store.rs checks it is declared
-        // and turned on); no test may depend on it.
+        // The template's table, without what only costs a shared DynamoDB Local time (tests/
+        // store.rs checks both are declared and turned on for a table made as `make dev` makes
+        // it):
+        // - TTL: Local's deleter works through expired items (velocity windows, spent
+        //   challenges) in the background, on the one SQLite thread every test of the run
+        //   shares. TTL only garbage-collects; no test may depend on it.
+        // - The stream, unless the test reads it: Local looks up the stream's shards on every
+        //   write to a table with one, a lookup that grows with the tables of the run (the
+        //   hundredth table's writes took ~300 ms each).
+        let template = TableDefinition::from_compiled_template();
         let definition = TableDefinition {
             ttl_attribute: None,
-            ..TableDefinition::from_compiled_template()
+            stream_view_type: template.stream_view_type.clone().filter(|_| self.stream),
+            ..template
         };
         definition
             .create(&client, &table_name)
