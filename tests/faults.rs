@@ -57,9 +57,18 @@ async fn throttled_transactions_are_retried_with_backoff() {
     herd_through(Fault::TransactionThrottled).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactions_over_provisioned_capacity_are_retried_with_backoff() {
+    herd_through(Fault::TransactionOverCapacity).await;
+}
+
 #[tokio::test]
 async fn endless_contention_ends_in_busy_with_retry_after_and_nothing_written() {
-    for fault in [Fault::TransactionConflict, Fault::TransactionThrottled] {
+    for fault in [
+        Fault::TransactionConflict,
+        Fault::TransactionThrottled,
+        Fault::TransactionOverCapacity,
+    ] {
         let (env, injector, drop_id) = env_with_drop(5, 1).await;
         injector.arm(fault, 10_000);
         let reply = env.claim(Caller::Shopper("unlucky"), &drop_id, None).await;

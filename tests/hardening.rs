@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use burst::domain::drops::input::parse_new_drop;
 use burst::domain::holds::Budget;
 use burst::domain::sweeper::{pending_lookup_minute, sweep, sweep_within};
@@ -687,9 +689,41 @@ async fn the_listing_is_paged_cached_and_leaves_long_ended_drops_out() {
         }
     }
     assert_eq!(seen, 4);
+    // A cursor forged from a real one: DynamoDB refuses empty or oversized key values and a
+    // place outside the listing's window (a forged or stale cursor), which must be the client's
+    // 400, not a 500. One naming an item that does not exist inside the window is a place in the
+    // index like any other.
+    let first = env.list_drops_with(&[("limit", "2")]).await;
+    let real = first.body["next_cursor"].as_str().unwrap();
+    let forge = |change: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut key: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(real).unwrap()).unwrap();
+        change(&mut key);
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap())
+    };
+    let empty = forge(&|key| {
+        key.insert("SK".into(), "".into());
+        key.insert("GSI1SK".into(), "".into());
+    });
+    let oversized = forge(&|key| {
+        key.insert("GSI1SK".into(), "x".repeat(2_000).into());
+    });
+    let elsewhere = forge(&|key| {
+        key.insert("PK".into(), "DROP#nowhere".into());
+        key.insert("SK".into(), "DROP".into());
+        key.insert("GSI1SK".into(), "~".into());
+    });
+    let outside = forge(&|key| {
+        key.insert("GSI1SK".into(), "0".into());
+    });
+    let reply = env.list_drops_with(&[("cursor", elsewhere.as_str())]).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
     for bad in [
         ("cursor", "bm90LWEta2V5"),
         ("cursor", "%%%"),
+        ("cursor", empty.as_str()),
+        ("cursor", oversized.as_str()),
+        ("cursor", outside.as_str()),
         ("limit", "0"),
         ("limit", "x"),
     ] {

@@ -334,11 +334,14 @@ pub fn chain(error: &dyn StdError) -> String {
 
 /// DynamoDB's answers that mean "slow down": retried by the SDK first, then by us, and in the
 /// end a `503` with `Retry-After`, never a `500`.
-pub const THROTTLING_CODES: [&str; 4] = [
+/// (The last two are a cancelled transaction's reasons, where the throughput one has no
+/// `Exception` suffix.)
+pub const THROTTLING_CODES: [&str; 5] = [
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
     "ThrottlingError",
+    "ProvisionedThroughputExceeded",
 ];
 
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for ApiError

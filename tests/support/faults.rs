@@ -6,6 +6,8 @@
 //!   one of its items (DynamoDB Local runs transactions one at a time and never reports one);
 //! - `TransactionThrottled`: a `TransactWriteItems` cancelled with `ThrottlingError` reasons (a
 //!   hot partition);
+//! - `TransactionOverCapacity`: a `TransactWriteItems` cancelled with
+//!   `ProvisionedThroughputExceeded` reasons (a provisioned table over its capacity);
 //! - `Throttled`: any call answered `ProvisionedThroughputExceededException` (the SDK retries
 //!   these itself before the error reaches Burst);
 //! - `Crash`: any call answered with an error nothing retries, so the code under test stops right
@@ -29,6 +31,7 @@ use serde_json::{Value, json};
 pub enum Fault {
     TransactionConflict,
     TransactionThrottled,
+    TransactionOverCapacity,
     Throttled,
     Crash,
 }
@@ -98,9 +101,9 @@ impl FaultInjector {
         armed.calls.push(operation.to_string());
         let fault = armed.fault?;
         let applies = match fault {
-            Fault::TransactionConflict | Fault::TransactionThrottled => {
-                target.ends_with(".TransactWriteItems")
-            }
+            Fault::TransactionConflict
+            | Fault::TransactionThrottled
+            | Fault::TransactionOverCapacity => target.ends_with(".TransactWriteItems"),
             Fault::Throttled | Fault::Crash => true,
         };
         if !applies || armed.remaining == 0 {
@@ -160,17 +163,25 @@ impl HttpConnector for InjectingConnector {
                 "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                 "message": "The level of configured provisioned throughput for the table was exceeded.",
             }),
-            Fault::TransactionConflict | Fault::TransactionThrottled => {
+            Fault::TransactionConflict
+            | Fault::TransactionThrottled
+            | Fault::TransactionOverCapacity => {
                 let actions = request
                     .body()
                     .bytes()
                     .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
                     .and_then(|body| body["TransactItems"].as_array().map(Vec::len))
                     .unwrap_or(1);
-                let reason = if fault == Fault::TransactionConflict {
-                    json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" })
-                } else {
-                    json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes." })
+                let reason = match fault {
+                    Fault::TransactionConflict => {
+                        json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" })
+                    }
+                    Fault::TransactionThrottled => {
+                        json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes." })
+                    }
+                    _ => {
+                        json!({ "Code": "ProvisionedThroughputExceeded", "Message": "The level of configured provisioned throughput for the table was exceeded." })
+                    }
                 };
                 let mut reasons = vec![json!({ "Code": "None" }); actions];
                 reasons[0] = reason;

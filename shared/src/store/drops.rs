@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use chrono::{DateTime, Utc};
 
@@ -27,12 +28,26 @@ impl Store {
         let start = cursor
             .map(|cursor| PageKey::decode(cursor, &partition))
             .transpose()?;
-        let output = self
+        let forged_or_stale = start.is_some();
+        let sent = self
             .drops_query(partition, since)
             .limit(limit)
             .set_exclusive_start_key(start.map(|key| key.0))
             .send()
-            .await?;
+            .await;
+        // A well-formed cursor can still be one DynamoDB refuses as a start key: empty or
+        // oversized values, or a place outside the query's range (a forged cursor, or one
+        // older than the listing's window). That is the client's cursor, not a failure.
+        let output = match sent {
+            Err(err)
+                if forged_or_stale
+                    && err.as_service_error().and_then(|e| e.code())
+                        == Some("ValidationException") =>
+            {
+                return Err(super::invalid_cursor());
+            }
+            sent => sent?,
+        };
         Ok(Page {
             items: decode_each(output.items.unwrap_or_default(), "drop"),
             next: output.last_evaluated_key.map(|key| PageKey(key).encode()),

@@ -247,18 +247,27 @@ impl PageKey {
 
     /// A client's cursor back into a key, refused (`400`) unless it is a key of `partition`.
     fn decode(cursor: &str, partition: &str) -> Result<Self> {
-        let invalid = || ApiError::invalid("cursor", "cursor is not one this listing handed out");
+        let invalid = invalid_cursor;
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
         let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let expected = [keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+        // DynamoDB refuses an empty key value, and a sort key over 1,024 bytes.
+        let usable = |value: &String| !value.is_empty() && value.len() <= 1024;
         if map.len() != expected.len()
-            || !expected.iter().all(|name| map.contains_key(*name))
+            || !expected
+                .iter()
+                .all(|name| map.get(*name).is_some_and(usable))
             || map[keys::GSI1_PK] != partition
         {
             return Err(invalid());
         }
         Ok(Self(map.into_iter().map(|(k, v)| (k, s(v))).collect()))
     }
+}
+
+/// A cursor this listing did not hand out (or one DynamoDB refuses as a start key).
+fn invalid_cursor() -> ApiError {
+    ApiError::invalid("cursor", "cursor is not one this listing handed out")
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
