@@ -9,7 +9,7 @@ use burst::model::draw;
 use burst_tests::checkout::{PRICE, hold_on};
 use burst_tests::{
     Caller, TestEnv, assert_consistent, drop_body, event_with_headers, herd, id_of,
-    queued_drop_body,
+    just_after_admission, queued_drop_body,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -126,12 +126,9 @@ async fn a_raffle_of_50_entries_admits_exactly_10_and_unused_wins_pass_on() {
         assert_eq!(reply.status, 201, "{:?}", reply.body);
     }
     // The controller's clock moves past the window (however long the machine took so far).
-    let window = by_position[9].2["admission"]["expires_at"]
-        .as_str()
-        .unwrap();
-    let past =
-        DateTime::parse_from_rfc3339(window).unwrap().to_utc() + chrono::Duration::milliseconds(1);
-    let report = env.tick_at(&id, past).await;
+    let report = env
+        .tick_at(&id, just_after_admission(&by_position[9].2))
+        .await;
     assert_eq!((report.expired, report.admitted), (2, 2));
     for (position, shopper, _) in &by_position[8..13] {
         let expected = match position {

@@ -10,7 +10,7 @@ use burst::model::admission::{AdmissionClaims, AdmissionKeys, new_private_hex};
 use burst::model::draw;
 use burst_tests::{
     Caller, TEST_ADMISSION_KEY, TestEnv, assert_consistent, drop_body, herd, id_of,
-    queued_drop_body,
+    just_after_admission, queued_drop_body,
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -38,18 +38,6 @@ async fn ticket_of(env: &TestEnv, shopper: &str, drop_id: &str) -> Value {
     let reply = env.my_ticket(Caller::Shopper(shopper), drop_id).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     reply.body["ticket"].clone()
-}
-
-/// The instant after a ticket's admission runs out: a test's controller ticks then, instead of
-/// sleeping through the window.
-fn just_after(ticket: &Value) -> chrono::DateTime<Utc> {
-    let expires_at = ticket["admission"]["expires_at"]
-        .as_str()
-        .expect("admitted");
-    chrono::DateTime::parse_from_rfc3339(expires_at)
-        .unwrap()
-        .to_utc()
-        + chrono::Duration::milliseconds(1)
 }
 
 #[tokio::test]
@@ -389,7 +377,7 @@ async fn an_unused_admission_expires_and_its_slot_passes_to_the_next_position() 
         .await;
     assert_eq!(claimed.status, 201, "{:?}", claimed.body);
     // Position 1 never claims.
-    let report = env.tick_at(&drop_id, just_after(&first)).await;
+    let report = env.tick_at(&drop_id, just_after_admission(&first)).await;
     // One of two admissions went unused: the no-show factor rises to 1.5, so positions 3 and 4
     // share the one unit that is free, in order.
     assert_eq!((report.expired, report.admitted), (1, 2));
@@ -597,7 +585,9 @@ async fn the_integrity_report_counts_claims_and_unused_admissions_exactly_and_re
         (json!(1), json!(0)),
         "a claim counts at once, an admission still running is neither: {report}"
     );
-    let report = env.tick_at(&drop_id, just_after(&by_position[0].1)).await;
+    let report = env
+        .tick_at(&drop_id, just_after_admission(&by_position[0].1))
+        .await;
     assert_eq!(
         (report.expired, report.admitted),
         (1, 1),

@@ -179,9 +179,10 @@ impl HttpConnector for InjectingConnector {
                     Fault::TransactionThrottled => {
                         json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes." })
                     }
-                    _ => {
+                    Fault::TransactionOverCapacity => {
                         json!({ "Code": "ProvisionedThroughputExceeded", "Message": "The level of configured provisioned throughput for the table was exceeded." })
                     }
+                    Fault::Throttled | Fault::Crash => unreachable!("not a transaction's fault"),
                 };
                 let mut reasons = vec![json!({ "Code": "None" }); actions];
                 reasons[0] = reason;

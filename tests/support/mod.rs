@@ -765,6 +765,19 @@ impl TestEnv {
 }
 
 /// The `id` of an answer's object (a drop, a reservation).
+/// The instant after an admitted ticket's (`GET /drops/{id}/queue/me`'s `ticket`) admission
+/// runs out: a test ticks the controller then (`TestEnv::tick_at`) instead of sleeping through
+/// the window.
+pub fn just_after_admission(ticket: &Value) -> chrono::DateTime<chrono::Utc> {
+    let expires_at = ticket["admission"]["expires_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an admitted ticket: {ticket}"));
+    chrono::DateTime::parse_from_rfc3339(expires_at)
+        .expect("an RFC 3339 time")
+        .to_utc()
+        + chrono::Duration::milliseconds(1)
+}
+
 pub fn id_of(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_string()
 }

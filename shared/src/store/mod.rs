@@ -29,6 +29,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,6 +92,15 @@ impl Store {
             .send()
             .await?;
         output.item.map(decode).transpose()
+    }
+
+    /// An `UpdateItem` of the item at `key` in this table, for the caller to complete.
+    fn update_at(&self, (pk, sk): Key) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
     }
 
     async fn batch_get(&self, keys: Vec<Key>, consistent: bool) -> Result<Vec<Item>> {

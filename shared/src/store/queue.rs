@@ -122,12 +122,7 @@ impl Store {
     /// Closes every stripe's fence of `section`: from here on no join can add a member to it.
     pub async fn freeze_joins(&self, drop_id: &str, section: Section) -> Result<()> {
         try_join_all((0..keys::QUEUE_STRIPES).map(|stripe| async move {
-            let (pk, sk) = keys::join_fence_key(drop_id, stripe);
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(keys::PK, s(pk))
-                .key(keys::SK, s(sk))
+            self.update_at(keys::join_fence_key(drop_id, stripe))
                 .update_expression("SET #frozen = :yes")
                 .expression_attribute_names("#frozen", keys::fence_attribute(section))
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
@@ -196,12 +191,7 @@ impl Store {
         }
         self.batch_write(requests).await?;
         for ((drop_id, stripe, section), groups) in occupied {
-            let (pk, sk) = keys::join_fence_key(&drop_id, stripe);
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(keys::PK, s(pk))
-                .key(keys::SK, s(sk))
+            self.update_at(keys::join_fence_key(&drop_id, stripe))
                 .update_expression("ADD #groups :groups")
                 .expression_attribute_names("#groups", keys::fence_groups_attribute(section))
                 .expression_attribute_values(
@@ -530,7 +520,9 @@ impl Store {
         Ok(groups)
     }
 
-    /// Every group of a drawn section, with its first position (immutable, so cached).
+    /// Every group of a drawn section, with its first position (immutable, so cached). Only for
+    /// a section the queue state says is drawn: before the draw wrote a group, every record is
+    /// missing and the section would read as complete and empty.
     pub async fn drawn_groups(
         &self,
         drop_id: &str,

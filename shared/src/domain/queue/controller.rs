@@ -271,8 +271,7 @@ async fn draw(
         // Only groups that hold members are stored; a missing record reads as an empty group.
         let drawn: Vec<DrawGroup> = records.into_iter().filter(|r| r.count > 0).collect();
         app.store.put_draw_groups(&drop.id, &drawn).await?;
-        let records = drawn;
-        let placed: u64 = records.iter().map(|record| record.count).sum();
+        let placed: u64 = drawn.iter().map(|record| record.count).sum();
         metrics::record(&[(Metric::DrawMembers, placed as f64)]);
         job.next_group = through;
         if !save_progress(app, state, &job, now).await? {
